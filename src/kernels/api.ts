@@ -1,0 +1,108 @@
+/**
+ * The contract every compute backend implements: the WebAssembly kernels (scalar, SIMD,
+ * relaxed SIMD, multi-threaded) and the plain TypeScript reference that is their test oracle.
+ *
+ * All tensors live in one shared WebAssembly memory. Arguments are byte offsets (`Ptr`) into
+ * that memory, 16-byte aligned, f32 unless named otherwise (labels and argmax are i32).
+ * Layouts are row-major; images are NCHW. Kernels trust their inputs: callers (nn/ layers)
+ * allocate buffers of the right size once and reuse them every step.
+ */
+export type Ptr = number;
+
+export interface Kernels {
+  /** Human-readable backend name, e.g. `wasm relaxed x2` or `reference`. */
+  readonly name: string;
+
+  /** C[M,N] (+)= A[M,K] · B[K,N]. */
+  gemmNN(M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void;
+  /** C[M,N] (+)= Aᵀ · B with A stored [K,M] and B [K,N]. */
+  gemmTN(M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void;
+  /** C[M,N] (+)= A · Bᵀ with A stored [M,K] and B [N,K]. */
+  gemmNT(M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void;
+
+  /** Y[m,n] += bias[n] for an [M,N] matrix. */
+  addBiasRows(M: number, N: number, Y: Ptr, bias: Ptr): void;
+  /** Y[b,c,s] += bias[c] for an [B,C,S] tensor (S = H·W). */
+  addBiasChannels(B: number, C: number, S: number, Y: Ptr, bias: Ptr): void;
+  /** out[n] (+)= Σ_m X[m,n] (bias gradient of a Linear layer). */
+  sumRows(M: number, N: number, X: Ptr, out: Ptr, accumulate: boolean): void;
+  /** out[c] (+)= Σ_{b,s} X[b,c,s] (bias gradient of a Conv2d layer). */
+  sumChannels(B: number, C: number, S: number, X: Ptr, out: Ptr, accumulate: boolean): void;
+
+  /** Y = max(X, 0). Y may alias X. */
+  reluForward(n: number, X: Ptr, Y: Ptr): void;
+  /** dX = dY where Y > 0, else 0 (Y is the ReLU output). dX may alias dY. */
+  reluBackward(n: number, Y: Ptr, dY: Ptr, dX: Ptr): void;
+  /** Y = A + B (elementwise). Y may alias A or B. */
+  add(n: number, A: Ptr, B: Ptr, Y: Ptr): void;
+  /** Y = A ⊙ B (elementwise). Y may alias A or B. */
+  mul(n: number, A: Ptr, B: Ptr, Y: Ptr): void;
+  /** X *= alpha. */
+  scale(n: number, X: Ptr, alpha: number): void;
+  /** dst = src (non-overlapping). */
+  copy(n: number, src: Ptr, dst: Ptr): void;
+  /** dst = value. */
+  fill(n: number, dst: Ptr, value: number): void;
+  /** Σ X². */
+  sumSquares(n: number, X: Ptr): number;
+
+  /**
+   * Unfold one image X[C,H,W] into col[C·kh·kw, OH·OW] (zero padding), where
+   * OH = (H + 2·pad - kh)/stride + 1 and likewise OW.
+   */
+  im2col(C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void;
+  /** The adjoint of im2col: dX[C,H,W] += fold(col). The caller zeroes dX first if needed. */
+  col2im(C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: Ptr, dX: Ptr): void;
+
+  /**
+   * Max pooling over P planes of H×W with a k×k window and stride, no padding
+   * (OH = floor((H - k)/stride) + 1). argmax (i32) records the plane-local input index.
+   */
+  maxPoolForward(P: number, H: number, W: number, k: number, stride: number, X: Ptr, Y: Ptr, argmax: Ptr): void;
+  /** dX = scatter of dY through argmax (dX is fully overwritten). */
+  maxPoolBackward(P: number, H: number, W: number, k: number, stride: number, dY: Ptr, argmax: Ptr, dX: Ptr): void;
+  /** Y[p] = mean of plane p (P planes of S elements). */
+  globalAvgPoolForward(P: number, S: number, X: Ptr, Y: Ptr): void;
+  /** dX[p,s] = dY[p] / S. */
+  globalAvgPoolBackward(P: number, S: number, dY: Ptr, dX: Ptr): void;
+
+  /**
+   * Batch norm over X[B,C,S] with batch statistics. Writes Y, the per-channel mean and
+   * 1/sqrt(var + eps) (biased variance, as PyTorch normalises), and updates the running
+   * statistics with `momentum` (PyTorch convention, unbiased variance in the running estimate).
+   */
+  batchNormTrainForward(
+    B: number, C: number, S: number, X: Ptr, gamma: Ptr, beta: Ptr, Y: Ptr,
+    mean: Ptr, invStd: Ptr, runMean: Ptr, runVar: Ptr, momentum: number, eps: number,
+  ): void;
+  /** Y = gamma · (X - runMean) / sqrt(runVar + eps) + beta. */
+  batchNormEvalForward(
+    B: number, C: number, S: number, X: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, eps: number, Y: Ptr,
+  ): void;
+  /** Gradients of the training-mode batch norm: dX (overwritten), dGamma and dBeta (accumulated). */
+  batchNormBackward(
+    B: number, C: number, S: number, X: Ptr, dY: Ptr, gamma: Ptr, mean: Ptr, invStd: Ptr,
+    dX: Ptr, dGamma: Ptr, dBeta: Ptr,
+  ): void;
+
+  /**
+   * Mean softmax cross-entropy over B rows of C logits with i32 labels and label smoothing ε
+   * (target = (1-ε)·onehot + ε/C). Writes dLogits = (softmax - target)/B and returns the mean
+   * loss and the number of rows whose arg-max equals the label.
+   */
+  softmaxCrossEntropy(B: number, C: number, logits: Ptr, labels: Ptr, smoothing: number, dLogits: Ptr): { loss: number; correct: number };
+
+  /**
+   * SGD with momentum (PyTorch semantics, dampening 0): g = G + wd·W; m = μ·m + g;
+   * W -= lr · (nesterov ? g + μ·m : m).
+   */
+  sgdStep(n: number, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
+  /**
+   * AdamW (decoupled weight decay): W -= lr·wd·W; m = β1·m + (1-β1)·G; v = β2·v + (1-β2)·G²;
+   * W -= lr · (m / bc1) / (sqrt(v / bc2) + eps), with bc1 = 1-β1^t and bc2 = 1-β2^t.
+   */
+  adamwStep(
+    n: number, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, bc1: number, bc2: number,
+  ): void;
+}
