@@ -1,0 +1,369 @@
+/**
+ * The sparse topology of a whole model: one mask (and, for SRigL, ablated rows and fan-in k)
+ * per layer, the initial masks, topology updates applied to plain arrays, checkpoint state and
+ * stats for logging. Layers are plain objects so this stays independent of nn/.
+ *
+ * A layer whose budget equals its size (forced dense, ERK-saturated, or method 'dense') has no
+ * mask and is never updated: an update on a full mask could only drop and regrow weights to 0.
+ */
+import { Rng } from '../tensor/rng.js';
+import { assertConstantFanIn, constantFanInMask, nnz, packMaskBits, randomMask, rowCounts, sparseKaimingInit, unpackMaskBits } from '../sparse/mask.js';
+import { riglUpdate, type UnstructuredUpdate } from './rigl.js';
+import { setUpdate } from './set.js';
+import { sriglUpdate, type SriglUpdate } from './srigl.js';
+import { zeroChanged } from './update.js';
+
+export type SparseMethod = 'dense' | 'static' | 'set' | 'rigl' | 'srigl';
+const METHODS: readonly SparseMethod[] = ['dense', 'static', 'set', 'rigl', 'srigl'];
+
+/** A layer to sparsify; `LayerBudget` from sparse/distribution.ts satisfies it. */
+export interface TopologyLayerConfig {
+  name: string;
+  out: number;
+  fanIn: number;
+  /** Nonzero budget B in [out, out·fanIn]; B = out·fanIn means dense. */
+  budget: number;
+  /** Force the layer dense whatever its budget. Default false. */
+  dense?: boolean;
+}
+
+export interface TopologyOptions {
+  method: SparseMethod;
+  /** SRigL neuron ablation. Default true; ignored by other methods. */
+  ablation?: boolean;
+  /** SRigL saliency threshold fraction γ_sal. Default 0.3. */
+  gammaSal?: number;
+}
+
+/** The arrays of one layer at an update step. */
+export interface LayerTensors {
+  name: string;
+  out: number;
+  fanIn: number;
+  /** [out, fanIn] row-major. */
+  weight: Float32Array;
+  /** Dense gradient [out, fanIn] (every position). */
+  grad: Float32Array;
+  /** [out]; ablated neurons get bias 0. */
+  bias?: Float32Array;
+  /** Optimizer state shaped like the weight (momentum, Adam moments); zeroed where the topology changes. */
+  optState: readonly Float32Array[];
+  /** Optimizer state shaped like the bias; zeroed at ablated neurons. */
+  biasOptState?: readonly Float32Array[];
+  /** The classifier never ablates neurons. */
+  isClassifier: boolean;
+}
+
+export interface LayerUpdateReport {
+  name: string;
+  nActive: number;
+  nDrop: number;
+  nGrown: number;
+  nDropped: number;
+  /** SRigL fan-in after the update; null for unstructured methods. */
+  k: number | null;
+  ablatedCount: number;
+  revived: number;
+  newlyAblated: number;
+}
+
+export interface LayerTopologyStats {
+  name: string;
+  out: number;
+  fanIn: number;
+  budget: number;
+  nnz: number;
+  density: number;
+  /** Constant fan-in (SRigL), null otherwise. */
+  k: number | null;
+  /** Neurons with at least one weight. */
+  activeNeurons: number;
+  /** Neurons with no weight (ablated, for SRigL). */
+  ablatedNeurons: number;
+}
+
+/** Checkpoint form. Masks are bit-packed (LSB first) and base64-encoded. */
+export interface TopologyJSON {
+  format: 'srigl-topology';
+  version: 1;
+  method: SparseMethod;
+  ablation: boolean;
+  gammaSal: number;
+  layers: { name: string; out: number; fanIn: number; budget: number; k: number | null; mask: string | null; ablatedRows: number[] }[];
+}
+
+interface LayerState {
+  name: string;
+  out: number;
+  fanIn: number;
+  budget: number;
+  /** null for a dense layer. */
+  mask: Uint8Array | null;
+  /** Per row, 1 when ablated (SRigL only; all 0 otherwise). */
+  ablated: Uint8Array;
+  /** SRigL constant fan-in; null otherwise. */
+  k: number | null;
+}
+
+function checkLayerConfig(l: TopologyLayerConfig): void {
+  if (typeof l.name !== 'string' || l.name === '') throw new RangeError('topology layer: name must be a non-empty string');
+  if (!Number.isInteger(l.out) || l.out < 1 || !Number.isInteger(l.fanIn) || l.fanIn < 1) {
+    throw new RangeError(`topology layer '${l.name}': out and fanIn must be positive integers, got out=${l.out} fanIn=${l.fanIn}`);
+  }
+  if (!Number.isInteger(l.budget) || l.budget < l.out || l.budget > l.out * l.fanIn) {
+    throw new RangeError(`topology layer '${l.name}': budget must be an integer in [out=${l.out}, out·fanIn=${l.out * l.fanIn}], got ${l.budget}`);
+  }
+}
+
+export class SparseTopology {
+  private constructor(
+    readonly method: SparseMethod,
+    readonly ablation: boolean,
+    readonly gammaSal: number,
+    private readonly layers: Map<string, LayerState>,
+  ) {}
+
+  /** Initial masks: constant fan-in k0 = floor(B/out) per row for SRigL, exactly B random positions for static/SET/RigL. */
+  static create(configs: readonly TopologyLayerConfig[], options: TopologyOptions, rng: Rng): SparseTopology {
+    const { method, ablation = true, gammaSal = 0.3 } = options;
+    if (!METHODS.includes(method)) throw new RangeError(`unknown sparse method '${String(method)}', expected one of ${METHODS.join(', ')}`);
+    if (!(Number.isFinite(gammaSal) && gammaSal >= 0)) throw new RangeError(`gammaSal must be a finite number ≥ 0, got ${gammaSal}`);
+    const layers = new Map<string, LayerState>();
+    for (const c of configs) {
+      checkLayerConfig(c);
+      if (layers.has(c.name)) throw new RangeError(`topology layer '${c.name}' is listed twice`);
+      const { name, out, fanIn, budget } = c;
+      const dense = method === 'dense' || c.dense === true || budget === out * fanIn;
+      const ablated = new Uint8Array(out);
+      if (dense) {
+        layers.set(name, { name, out, fanIn, budget: out * fanIn, mask: null, ablated, k: null });
+      } else if (method === 'srigl') {
+        const k = Math.floor(budget / out);
+        layers.set(name, { name, out, fanIn, budget, mask: constantFanInMask(out, fanIn, k, rng), ablated, k });
+      } else {
+        layers.set(name, { name, out, fanIn, budget, mask: randomMask(out * fanIn, budget, rng), ablated, k: null });
+      }
+    }
+    return new SparseTopology(method, ablation, gammaSal, layers);
+  }
+
+  /** Layer names in the order given at creation. */
+  get layerNames(): string[] {
+    return [...this.layers.keys()];
+  }
+
+  private state(name: string): LayerState {
+    const s = this.layers.get(name);
+    if (s === undefined) throw new RangeError(`topology has no layer '${name}'`);
+    return s;
+  }
+
+  /** The layer's mask (do not modify), or null when the layer is dense. */
+  mask(name: string): Uint8Array | null {
+    return this.state(name).mask;
+  }
+
+  /** Per-row ablation flags (do not modify). */
+  ablatedRows(name: string): Uint8Array {
+    return this.state(name).ablated;
+  }
+
+  /**
+   * Sparse-aware Kaiming-normal init: each weight N(0, 2/k_r) with k_r the row's active count
+   * (fanIn for a dense layer), masked-out weights 0, bias (if given) 0.
+   */
+  initWeights(layer: { name: string; weight: Float32Array; bias?: Float32Array }, rng: Rng): void {
+    const s = this.state(layer.name);
+    sparseKaimingInit(layer.weight, s.mask ?? new Uint8Array(s.out * s.fanIn).fill(1), s.out, s.fanIn, rng);
+    layer.bias?.fill(0);
+  }
+
+  /** Re-imposes the topology: masked-out weights and ablated biases to exactly 0 (after an optimizer step). */
+  enforce(layer: { name: string; weight: Float32Array; bias?: Float32Array }): void {
+    const s = this.state(layer.name);
+    if (s.mask === null) return;
+    const { mask } = s;
+    if (layer.weight.length !== mask.length) throw new RangeError(`layer '${s.name}': weight length ${layer.weight.length}, expected ${mask.length}`);
+    for (let i = 0; i < mask.length; i++) if (mask[i] === 0) layer.weight[i] = 0;
+    if (layer.bias !== undefined) zeroAblated(s, layer.bias, 'bias');
+  }
+
+  /**
+   * One topology update of every sparse layer (every layer with a mask must be passed; dense
+   * layers may be). Zeroes the weight and all `optState` arrays where the topology changed,
+   * and bias and `biasOptState` at ablated neurons. Static never changes anything.
+   */
+  update(tensors: readonly LayerTensors[], dropFraction: number, rng: Rng): LayerUpdateReport[] {
+    const byName = new Map<string, LayerTensors>();
+    for (const t of tensors) {
+      const s = this.state(t.name);
+      if (byName.has(t.name)) throw new RangeError(`update: layer '${t.name}' passed twice`);
+      if (t.out !== s.out || t.fanIn !== s.fanIn) throw new RangeError(`update: layer '${t.name}' is ${t.out}×${t.fanIn}, topology has ${s.out}×${s.fanIn}`);
+      byName.set(t.name, t);
+    }
+    // Compute every layer's update before applying any, so a bad input (say a NaN gradient in
+    // the last layer) throws with the whole model still untouched.
+    const pending: { s: LayerState; t: LayerTensors; result: UnstructuredUpdate | SriglUpdate }[] = [];
+    for (const s of this.layers.values()) {
+      if (s.mask === null) continue;
+      const t = byName.get(s.name);
+      if (t === undefined) throw new RangeError(`update: sparse layer '${s.name}' was not passed`);
+      if (this.method === 'static') continue;
+      for (const a of t.optState) {
+        if (a.length !== s.mask.length) throw new RangeError(`update: layer '${s.name}' has an optimizer state of length ${a.length}, expected ${s.mask.length}`);
+      }
+      if (t.bias !== undefined && t.bias.length !== s.out) throw new RangeError(`update: layer '${s.name}' has a bias of length ${t.bias.length}, expected out=${s.out}`);
+      for (const b of t.biasOptState ?? []) {
+        if (b.length !== s.out) throw new RangeError(`update: layer '${s.name}' has a bias optimizer state of length ${b.length}, expected out=${s.out}`);
+      }
+      pending.push({ s, t, result: this.updateLayer(s, t, dropFraction, rng) });
+    }
+    return pending.map(({ s, t, result }) => {
+      zeroChanged(result, [t.weight, ...t.optState]);
+      s.mask = result.mask;
+      if ('ablated' in result) {
+        s.ablated = result.ablated;
+        s.k = result.k;
+        if (t.bias !== undefined) zeroAblated(s, t.bias, 'bias');
+        for (const b of t.biasOptState ?? []) zeroAblated(s, b, 'bias optimizer state');
+      }
+      return report(s.name, result);
+    });
+  }
+
+  private updateLayer(s: LayerState, t: LayerTensors, dropFraction: number, rng: Rng): UnstructuredUpdate | SriglUpdate {
+    const mask = s.mask as Uint8Array;
+    switch (this.method) {
+      case 'set':
+        return setUpdate(t.weight, mask, dropFraction, rng);
+      case 'rigl':
+        return riglUpdate(t.weight, t.grad, mask, dropFraction);
+      case 'srigl':
+        return sriglUpdate({
+          weights: t.weight,
+          grad: t.grad,
+          mask,
+          out: s.out,
+          fanIn: s.fanIn,
+          budget: s.budget,
+          dropFraction,
+          ablation: this.ablation,
+          mayAblate: !t.isClassifier,
+          gammaSal: this.gammaSal,
+        });
+      default:
+        throw new Error(`method '${this.method}' has no masked layers to update`);
+    }
+  }
+
+  /** Per-layer facts for logging. */
+  stats(): LayerTopologyStats[] {
+    return [...this.layers.values()].map((s) => {
+      const numel = s.out * s.fanIn;
+      const count = s.mask === null ? numel : nnz(s.mask);
+      const activeNeurons = s.mask === null ? s.out : rowCounts(s.mask, s.out, s.fanIn).reduce((a, c) => a + (c > 0 ? 1 : 0), 0);
+      return {
+        name: s.name,
+        out: s.out,
+        fanIn: s.fanIn,
+        budget: s.budget,
+        nnz: count,
+        density: count / numel,
+        k: s.k,
+        activeNeurons,
+        ablatedNeurons: s.out - activeNeurons,
+      };
+    });
+  }
+
+  toJSON(): TopologyJSON {
+    return {
+      format: 'srigl-topology',
+      version: 1,
+      method: this.method,
+      ablation: this.ablation,
+      gammaSal: this.gammaSal,
+      layers: [...this.layers.values()].map((s) => ({
+        name: s.name,
+        out: s.out,
+        fanIn: s.fanIn,
+        budget: s.budget,
+        k: s.k,
+        mask: s.mask === null ? null : Buffer.from(packMaskBits(s.mask)).toString('base64'),
+        ablatedRows: [...s.ablated.keys()].filter((r) => s.ablated[r] === 1),
+      })),
+    };
+  }
+
+  /** Restores a topology saved by toJSON, validating every mask against its method's invariants. */
+  static fromJSON(json: unknown): SparseTopology {
+    const j = json as Partial<TopologyJSON> | null;
+    if (j === null || typeof j !== 'object' || j.format !== 'srigl-topology' || j.version !== 1) {
+      throw new RangeError("topology JSON: expected { format: 'srigl-topology', version: 1, ... }");
+    }
+    if (!METHODS.includes(j.method as SparseMethod)) throw new RangeError(`topology JSON: unknown method '${String(j.method)}'`);
+    if (typeof j.ablation !== 'boolean' || !(typeof j.gammaSal === 'number' && Number.isFinite(j.gammaSal) && j.gammaSal >= 0)) {
+      throw new RangeError('topology JSON: ablation must be a boolean and gammaSal a finite number ≥ 0');
+    }
+    if (!Array.isArray(j.layers)) throw new RangeError('topology JSON: layers must be an array');
+    const method = j.method as SparseMethod;
+    const layers = new Map<string, LayerState>();
+    for (const l of j.layers) {
+      checkLayerConfig(l);
+      if (layers.has(l.name)) throw new RangeError(`topology JSON: layer '${l.name}' is listed twice`);
+      const ablated = new Uint8Array(l.out);
+      if (!Array.isArray(l.ablatedRows)) throw new RangeError(`topology JSON: layer '${l.name}': ablatedRows must be an array`);
+      for (const r of l.ablatedRows) {
+        if (!Number.isInteger(r) || r < 0 || r >= l.out) throw new RangeError(`topology JSON: layer '${l.name}': ablated row ${r} out of range [0, ${l.out})`);
+        ablated[r] = 1;
+      }
+      if (l.mask === null) {
+        if (l.budget !== l.out * l.fanIn || l.k !== null || l.ablatedRows.length > 0) {
+          throw new RangeError(`topology JSON: layer '${l.name}' has no mask, so it must be dense (budget = out·fanIn, k null, no ablated rows)`);
+        }
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask: null, ablated, k: null });
+        continue;
+      }
+      if (method === 'dense') throw new RangeError(`topology JSON: layer '${l.name}' has a mask but the method is 'dense'`);
+      if (typeof l.mask !== 'string') throw new RangeError(`topology JSON: layer '${l.name}': mask must be a base64 string or null`);
+      const mask = unpackMaskBits(new Uint8Array(Buffer.from(l.mask, 'base64')), l.out * l.fanIn);
+      if (method === 'srigl') {
+        const k = l.k;
+        if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > l.fanIn) throw new RangeError(`topology JSON: layer '${l.name}': k must be an integer in [1, fanIn], got ${String(k)}`);
+        if (k * (l.out - l.ablatedRows.length) > l.budget) throw new RangeError(`topology JSON: layer '${l.name}': k·(out − ablated) exceeds the budget ${l.budget}`);
+        try {
+          assertConstantFanIn(mask, l.out, l.fanIn, k, ablated);
+        } catch (e) {
+          throw new RangeError(`topology JSON: layer '${l.name}': ${(e as Error).message}`);
+        }
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k });
+      } else {
+        if (l.k !== null || l.ablatedRows.length > 0) throw new RangeError(`topology JSON: layer '${l.name}': method '${method}' has no k or ablated rows`);
+        const count = nnz(mask);
+        if (count !== l.budget) throw new RangeError(`topology JSON: layer '${l.name}': mask holds ${count} weights, budget is ${l.budget}`);
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k: null });
+      }
+    }
+    return new SparseTopology(method, j.ablation, j.gammaSal, layers);
+  }
+}
+
+function zeroAblated(s: LayerState, a: Float32Array, what: string): void {
+  if (a.length !== s.out) throw new RangeError(`layer '${s.name}': ${what} has length ${a.length}, expected out=${s.out}`);
+  for (let r = 0; r < s.out; r++) if (s.ablated[r]) a[r] = 0;
+}
+
+function report(name: string, r: UnstructuredUpdate | SriglUpdate): LayerUpdateReport {
+  const srigl = 'ablated' in r ? r.stats : null;
+  return {
+    name,
+    nActive: r.stats.nActive,
+    nDrop: r.stats.nDrop,
+    nGrown: r.grown.length,
+    nDropped: r.dropped.length,
+    k: srigl === null ? null : srigl.k,
+    ablatedCount: srigl?.ablatedCount ?? 0,
+    revived: srigl?.revived ?? 0,
+    newlyAblated: srigl?.newlyAblated ?? 0,
+  };
+}
