@@ -1,6 +1,11 @@
+import { availableParallelism } from 'node:os';
 import type { Kernels } from './api.js';
 import { WasmHeap } from './memory.js';
+import { compileKernels, instantiateKernels, type Isa } from './module.js';
+import { probeFeatures, type Features } from './probe.js';
 import { ReferenceKernels } from './reference.js';
+import { ThreadPool } from './threads.js';
+import { WasmKernels } from './wasm.js';
 
 /** Which kernels run: the TypeScript reference, or a WebAssembly module of one ISA level. */
 export type BackendName = 'auto' | 'reference' | 'scalar' | 'simd128' | 'relaxed';
@@ -28,17 +33,35 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** The fastest ISA the probe allows: relaxed > simd128 > scalar. */
+export function bestIsa(features: Features): Isa {
+  return features.relaxedSimd ? 'relaxed' : features.simd ? 'simd128' : 'scalar';
+}
+
+/** Whether the runtime can run `isa` (scalar always can). */
+export function isaSupported(isa: Isa, features: Features): boolean {
+  return isa === 'scalar' || (isa === 'simd128' ? features.simd : features.relaxedSimd);
+}
+
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const heap = new WasmHeap(options.initialBytes);
   const backend = options.backend ?? 'auto';
-  if (backend === 'reference' || backend === 'auto') {
-    return {
-      heap,
-      kernels: new ReferenceKernels(() => heap.memory.buffer),
-      backend: 'reference',
-      threads: 1,
-      close: async () => {},
-    };
+  if (backend === 'reference') {
+    return { heap, kernels: new ReferenceKernels(() => heap.memory.buffer), backend, threads: 1, close: async () => {} };
   }
-  throw new Error(`backend '${backend}' is not available yet`);
+  const features = await probeFeatures();
+  const isa = backend === 'auto' ? bestIsa(features) : backend;
+  if (!isaSupported(isa, features)) throw new Error(`srigl: this runtime does not support the '${isa}' kernels`);
+  const requested = options.threads ?? availableParallelism();
+  if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`srigl: threads must be a positive integer, got ${requested}`);
+  const threads = features.threads ? requested : 1;
+
+  const module = await compileKernels(isa);
+  const exports = instantiateKernels(module, heap.memory);
+  // Per-thread GEMM scratch (packed panels), allocated first so it lives as long as the engine.
+  const scratch = Array.from({ length: threads }, () => heap.alloc(exports.gemm_scratch_bytes()));
+  const small = heap.alloc(16);
+  const pool = threads > 1 ? await ThreadPool.create(threads, module, heap.memory, exports, scratch) : null;
+  const kernels = new WasmKernels(isa, exports, scratch[0], small, heap.memory, pool);
+  return { heap, kernels, backend: isa, threads, close: async () => { await pool?.close(); } };
 }

@@ -2,3 +2,12 @@
 // shared memory and trusts its inputs: shapes and bounds are checked once on the TypeScript side.
 export * from './gemm';
 export * from './ops';
+export * from './conv';
+export * from './norm';
+export * from './condensed';
+export * from './csr';
+
+/** End of this module's static data; the loader checks it lies below the heap's reserved area. */
+export function heap_base(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,161 @@
+// Row helpers shared by the constant-fan-in (condensed.ts) and CSR (csr.ts) kernels: one
+// output row given its values, indices (u16 or u32) and length. Kept out of index.ts's exports
+// because generic functions cannot be WebAssembly exports.
+import { madd } from './simd';
+
+// ---- one row, batch 1 -------------------------------------------------------------------------
+
+/** Σ_j v[j]·x[idx[j]] over `len` weights; j unrolled by 4, x gathered lane by lane. */
+@inline
+export function gatherDot4<I>(vp: usize, ip: usize, len: i32, x: usize): f32 {
+  let j = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let acc = f32x4.splat(0);
+    for (; j + 4 <= len; j += 4) {
+      let xv = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
+      xv = v128.load32_lane(x + (<usize>load<I>(ip, sizeof<I>()) << 2), xv, 1);
+      xv = v128.load32_lane(x + (<usize>load<I>(ip, 2 * sizeof<I>()) << 2), xv, 2);
+      xv = v128.load32_lane(x + (<usize>load<I>(ip, 3 * sizeof<I>()) << 2), xv, 3);
+      acc = madd(v128.load(vp), xv, acc);
+      vp += 16;
+      ip += 4 * sizeof<I>();
+    }
+    s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  } else {
+    let s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    for (; j + 4 <= len; j += 4) {
+      s += load<f32>(vp) * load<f32>(x + (<usize>load<I>(ip) << 2));
+      s1 += load<f32>(vp, 4) * load<f32>(x + (<usize>load<I>(ip, sizeof<I>()) << 2));
+      s2 += load<f32>(vp, 8) * load<f32>(x + (<usize>load<I>(ip, 2 * sizeof<I>()) << 2));
+      s3 += load<f32>(vp, 12) * load<f32>(x + (<usize>load<I>(ip, 3 * sizeof<I>()) << 2));
+      vp += 16;
+      ip += 4 * sizeof<I>();
+    }
+    s = (s + s1) + (s2 + s3);
+  }
+  for (; j < len; j++) {
+    s += load<f32>(vp) * load<f32>(x + (<usize>load<I>(ip) << 2));
+    vp += 4;
+    ip += sizeof<I>();
+  }
+  return s;
+}
+
+/**
+ * As gatherDot4 but j unrolled by 8 into two accumulators, so two independent FMA chains hide
+ * the add latency. In the scalar module it is the same code as gatherDot4.
+ */
+@inline
+export function gatherDot8<I>(vp: usize, ip: usize, len: i32, x: usize): f32 {
+  if (!ASC_FEATURE_SIMD) return gatherDot4<I>(vp, ip, len, x);
+  let j = 0;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  for (; j + 8 <= len; j += 8) {
+    let x0 = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
+    let x1 = v128.load32_zero(x + (<usize>load<I>(ip, 4 * sizeof<I>()) << 2));
+    x0 = v128.load32_lane(x + (<usize>load<I>(ip, sizeof<I>()) << 2), x0, 1);
+    x1 = v128.load32_lane(x + (<usize>load<I>(ip, 5 * sizeof<I>()) << 2), x1, 1);
+    x0 = v128.load32_lane(x + (<usize>load<I>(ip, 2 * sizeof<I>()) << 2), x0, 2);
+    x1 = v128.load32_lane(x + (<usize>load<I>(ip, 6 * sizeof<I>()) << 2), x1, 2);
+    x0 = v128.load32_lane(x + (<usize>load<I>(ip, 3 * sizeof<I>()) << 2), x0, 3);
+    x1 = v128.load32_lane(x + (<usize>load<I>(ip, 7 * sizeof<I>()) << 2), x1, 3);
+    a0 = madd(v128.load(vp), x0, a0);
+    a1 = madd(v128.load(vp, 16), x1, a1);
+    vp += 32;
+    ip += 8 * sizeof<I>();
+  }
+  const acc = f32x4.add(a0, a1);
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  return s + gatherDot4<I>(vp, ip, len - j, x);
+}
+
+// ---- one row, batch-contiguous lanes ------------------------------------------------------------
+
+/**
+ * Lanes [b, b+16) of one output row: y = bias + Σ_j v[j] · Xᵀ[idx[j], b..b+16), with the 16
+ * lanes held in four registers for the whole row. `ldx` is the byte stride of a row of Xᵀ.
+ */
+@inline
+export function axpyRow16<I>(vp: usize, ip: usize, len: i32, xb: usize, ldx: usize, bias: f32, yp: usize): void {
+  // Four accumulators only: measured faster than splitting even/odd j into eight, which adds
+  // gathers in flight without helping (the loop is bound by the Xᵀ gathers, not FMA latency).
+  let a0 = f32x4.splat(bias);
+  let a1 = a0, a2 = a0, a3 = a0;
+  for (let j = 0; j < len; j++) {
+    const v = f32x4.splat(load<f32>(vp));
+    const xp = xb + <usize>load<I>(ip) * ldx;
+    a0 = madd(v, v128.load(xp), a0);
+    a1 = madd(v, v128.load(xp, 16), a1);
+    a2 = madd(v, v128.load(xp, 32), a2);
+    a3 = madd(v, v128.load(xp, 48), a3);
+    vp += 4;
+    ip += sizeof<I>();
+  }
+  v128.store(yp, a0);
+  v128.store(yp, a1, 16);
+  v128.store(yp, a2, 32);
+  v128.store(yp, a3, 48);
+}
+
+/** Two rows × 16 lanes at once: eight independent accumulators hide the L2 latency of the gathers. */
+@inline
+export function axpyRow2x16<I>(
+  vp: usize, ip: usize, vq: usize, iq: usize, len: i32, xb: usize, ldx: usize, biasP: f32, biasQ: f32, yp: usize, yq: usize,
+): void {
+  let a0 = f32x4.splat(biasP);
+  let a1 = a0, a2 = a0, a3 = a0;
+  let c0 = f32x4.splat(biasQ);
+  let c1 = c0, c2 = c0, c3 = c0;
+  for (let j = 0; j < len; j++) {
+    const v = f32x4.splat(load<f32>(vp));
+    const xp = xb + <usize>load<I>(ip) * ldx;
+    const w = f32x4.splat(load<f32>(vq));
+    const xq = xb + <usize>load<I>(iq) * ldx;
+    a0 = madd(v, v128.load(xp), a0);
+    c0 = madd(w, v128.load(xq), c0);
+    a1 = madd(v, v128.load(xp, 16), a1);
+    c1 = madd(w, v128.load(xq, 16), c1);
+    a2 = madd(v, v128.load(xp, 32), a2);
+    c2 = madd(w, v128.load(xq, 32), c2);
+    a3 = madd(v, v128.load(xp, 48), a3);
+    c3 = madd(w, v128.load(xq, 48), c3);
+    vp += 4;
+    ip += sizeof<I>();
+    vq += 4;
+    iq += sizeof<I>();
+  }
+  v128.store(yp, a0);
+  v128.store(yp, a1, 16);
+  v128.store(yp, a2, 32);
+  v128.store(yp, a3, 48);
+  v128.store(yq, c0);
+  v128.store(yq, c1, 16);
+  v128.store(yq, c2, 32);
+  v128.store(yq, c3, 48);
+}
+
+/** Lanes [b, b+4) of one row (SIMD tail of the 16-lane tiles). */
+@inline
+export function axpyRow4<I>(vp: usize, ip: usize, len: i32, xb: usize, ldx: usize, bias: f32, yp: usize): void {
+  let a0 = f32x4.splat(bias);
+  for (let j = 0; j < len; j++) {
+    a0 = madd(f32x4.splat(load<f32>(vp)), v128.load(xb + <usize>load<I>(ip) * ldx), a0);
+    vp += 4;
+    ip += sizeof<I>();
+  }
+  v128.store(yp, a0);
+}
+
+/** One lane of one row: the scalar tail, and the whole kernel in the scalar module. */
+@inline
+export function axpyRow1<I>(vp: usize, ip: usize, len: i32, xb: usize, ldx: usize, bias: f32, yp: usize): void {
+  let s = bias;
+  for (let j = 0; j < len; j++) {
+    s += load<f32>(vp) * load<f32>(xb + <usize>load<I>(ip) * ldx);
+    vp += 4;
+    ip += sizeof<I>();
+  }
+  store<f32>(yp, s);
+}

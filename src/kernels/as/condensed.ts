@@ -1,0 +1,228 @@
+// Constant-fan-in ("condensed") sparse kernels: every active output row r holds exactly k
+// weights values[r, 0..k) at sorted input columns indices[r, 0..k) (u16 or u32).
+//
+//   batch 1  (spmv): y[r]     = bias[r] + Σ_j values[r,j] · x[indices[r,j]]
+//   batched  (spmm): Yᵀ[r, :] = bias[r] + Σ_j values[r,j] · Xᵀ[indices[r,j], :]
+//
+// Batched activations are batch-contiguous (Xᵀ is [in, n], Yᵀ is [rows, n]), so the inner loop
+// is a contiguous SIMD axpy over the batch and the gather happens once per weight, not per
+// lane. Every kernel computes the row range [r0, r1) so a thread pool can split rows.
+// The row helpers (condensed-rows.ts) take (values, indices, length), shared with the CSR kernels.
+import { madd } from './simd';
+import { gatherDot4, gatherDot8, axpyRow16, axpyRow2x16, axpyRow4, axpyRow1 } from './condensed-rows';
+
+// ---- constant fan-in kernels ------------------------------------------------------------------
+
+@inline
+function spmvCfi<I>(r0: i32, r1: i32, k: i32, values: usize, indices: usize, bias: usize, x: usize, y: usize, unroll8: bool): void {
+  for (let r = r0; r < r1; r++) {
+    const base = <usize>r * <usize>k;
+    const vp = values + (base << 2);
+    const ip = indices + base * sizeof<I>();
+    const s = unroll8 ? gatherDot8<I>(vp, ip, k, x) : gatherDot4<I>(vp, ip, k, x);
+    store<f32>(y + (<usize>r << 2), load<f32>(bias + (<usize>r << 2)) + s);
+  }
+}
+
+/** Batch 1, j unrolled by 4 (one SIMD accumulator). */
+export function spmv_cfi_f32_u16_1x4(r0: i32, r1: i32, k: i32, values: usize, indices: usize, bias: usize, x: usize, y: usize): void {
+  spmvCfi<u16>(r0, r1, k, values, indices, bias, x, y, false);
+}
+export function spmv_cfi_f32_u32_1x4(r0: i32, r1: i32, k: i32, values: usize, indices: usize, bias: usize, x: usize, y: usize): void {
+  spmvCfi<u32>(r0, r1, k, values, indices, bias, x, y, false);
+}
+/** Batch 1, j unrolled by 8 (two SIMD accumulators). */
+export function spmv_cfi_f32_u16_1x8(r0: i32, r1: i32, k: i32, values: usize, indices: usize, bias: usize, x: usize, y: usize): void {
+  spmvCfi<u16>(r0, r1, k, values, indices, bias, x, y, true);
+}
+export function spmv_cfi_f32_u32_1x8(r0: i32, r1: i32, k: i32, values: usize, indices: usize, bias: usize, x: usize, y: usize): void {
+  spmvCfi<u32>(r0, r1, k, values, indices, bias, x, y, true);
+}
+
+/**
+ * Batched: lane tiles of 16 outermost, so one tile's slice of Xᵀ (in × 64 bytes) stays in L2
+ * while every row streams its weights past it; `rows2` processes rows in pairs.
+ */
+@inline
+function spmmCfi<I>(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, rows2: bool): void {
+  const ldx = <usize>n << 2;
+  const rowV = <usize>k << 2;
+  const rowI = <usize>k * sizeof<I>();
+  let b = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; b + 16 <= n; b += 16) {
+      const xb = xT + (<usize>b << 2);
+      const yb = yT + (<usize>b << 2);
+      let r = r0;
+      if (rows2) {
+        for (; r + 2 <= r1; r += 2) {
+          axpyRow2x16<I>(
+            values + <usize>r * rowV, indices + <usize>r * rowI, values + <usize>(r + 1) * rowV, indices + <usize>(r + 1) * rowI,
+            k, xb, ldx, load<f32>(bias + (<usize>r << 2)), load<f32>(bias + (<usize>(r + 1) << 2)),
+            yb + <usize>r * ldx, yb + <usize>(r + 1) * ldx,
+          );
+        }
+      }
+      for (; r < r1; r++) {
+        axpyRow16<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+    }
+    for (; b + 4 <= n; b += 4) {
+      const xb = xT + (<usize>b << 2);
+      const yb = yT + (<usize>b << 2);
+      for (let r = r0; r < r1; r++) {
+        axpyRow4<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+    }
+  }
+  for (; b < n; b++) {
+    const xb = xT + (<usize>b << 2);
+    const yb = yT + (<usize>b << 2);
+    for (let r = r0; r < r1; r++) {
+      axpyRow1<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+    }
+  }
+}
+
+/** Batched, one row × 16 lanes per register tile. */
+export function spmm_cfi_f32_u16_1x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
+  spmmCfi<u16>(r0, r1, k, n, values, indices, bias, xT, yT, false);
+}
+export function spmm_cfi_f32_u32_1x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
+  spmmCfi<u32>(r0, r1, k, n, values, indices, bias, xT, yT, false);
+}
+/** Batched, two rows × 16 lanes per register tile. */
+export function spmm_cfi_f32_u16_2x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
+  spmmCfi<u16>(r0, r1, k, n, values, indices, bias, xT, yT, true);
+}
+export function spmm_cfi_f32_u32_2x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
+  spmmCfi<u32>(r0, r1, k, n, values, indices, bias, xT, yT, true);
+}
+
+// ---- dense baseline ---------------------------------------------------------------------------
+// A plain blocked dense matvec/matmul in the same layouts, so benchmarks compare like with like
+// (W is [rows, K] row-major, Xᵀ is [K, n], Yᵀ is [rows, n]).
+
+/** y[r] = bias[r] + W[r, :] · x for r in [r0, r1); four rows share each load of x. */
+export function dense_gemv_f32_4x4(r0: i32, r1: i32, K: i32, W: usize, bias: usize, x: usize, y: usize): void {
+  const ldw = <usize>K << 2;
+  let r = r0;
+  if (ASC_FEATURE_SIMD) {
+    for (; r + 4 <= r1; r += 4) {
+      const w0 = W + <usize>r * ldw;
+      const w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+      let a0 = f32x4.splat(0);
+      let a1 = a0, a2 = a0, a3 = a0;
+      let k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const o = <usize>k << 2;
+        const xv = v128.load(x + o);
+        a0 = madd(v128.load(w0 + o), xv, a0);
+        a1 = madd(v128.load(w1 + o), xv, a1);
+        a2 = madd(v128.load(w2 + o), xv, a2);
+        a3 = madd(v128.load(w3 + o), xv, a3);
+      }
+      let s0 = f32x4.extract_lane(a0, 0) + f32x4.extract_lane(a0, 1) + f32x4.extract_lane(a0, 2) + f32x4.extract_lane(a0, 3);
+      let s1 = f32x4.extract_lane(a1, 0) + f32x4.extract_lane(a1, 1) + f32x4.extract_lane(a1, 2) + f32x4.extract_lane(a1, 3);
+      let s2 = f32x4.extract_lane(a2, 0) + f32x4.extract_lane(a2, 1) + f32x4.extract_lane(a2, 2) + f32x4.extract_lane(a2, 3);
+      let s3 = f32x4.extract_lane(a3, 0) + f32x4.extract_lane(a3, 1) + f32x4.extract_lane(a3, 2) + f32x4.extract_lane(a3, 3);
+      for (; k < K; k++) {
+        const o = <usize>k << 2;
+        const xs = load<f32>(x + o);
+        s0 += load<f32>(w0 + o) * xs;
+        s1 += load<f32>(w1 + o) * xs;
+        s2 += load<f32>(w2 + o) * xs;
+        s3 += load<f32>(w3 + o) * xs;
+      }
+      const yp = y + (<usize>r << 2);
+      const bp = bias + (<usize>r << 2);
+      store<f32>(yp, load<f32>(bp) + s0);
+      store<f32>(yp, load<f32>(bp, 4) + s1, 4);
+      store<f32>(yp, load<f32>(bp, 8) + s2, 8);
+      store<f32>(yp, load<f32>(bp, 12) + s3, 12);
+    }
+  }
+  for (; r < r1; r++) {
+    const w = W + <usize>r * ldw;
+    let s: f32 = 0;
+    for (let k = 0; k < K; k++) s += load<f32>(w + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
+    store<f32>(y + (<usize>r << 2), load<f32>(bias + (<usize>r << 2)) + s);
+  }
+}
+
+/** Depth of a K block: a 4-row block of W (4·256·4 = 4 KiB) stays in L1 across lane tiles. */
+const KC: i32 = 256;
+/** Lanes of an Xᵀ panel: KC × NC × 4 = 256 KiB, sized for L2. */
+const NC: i32 = 256;
+
+/**
+ * Yᵀ[r, :] = bias[r] + W[r, :] · Xᵀ for r in [r0, r1): K blocks of KC, lane panels of NC, and
+ * 4 rows × 8 lanes of accumulators in registers (no packing).
+ */
+export function dense_gemm_f32_4x8(r0: i32, r1: i32, K: i32, n: i32, W: usize, bias: usize, xT: usize, yT: usize): void {
+  const ldw = <usize>K << 2;
+  const ldx = <usize>n << 2;
+  for (let r = r0; r < r1; r++) {
+    const bv = load<f32>(bias + (<usize>r << 2));
+    const yp = yT + <usize>r * ldx;
+    for (let b = 0; b < n; b++) store<f32>(yp + (<usize>b << 2), bv);
+  }
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const k1 = min(k0 + KC, K);
+    for (let n0 = 0; n0 < n; n0 += NC) {
+      const n1 = min(n0 + NC, n);
+      let r = r0;
+      if (ASC_FEATURE_SIMD) {
+        for (; r + 4 <= r1; r += 4) {
+          const w0 = W + <usize>r * ldw;
+          let b = n0;
+          for (; b + 8 <= n1; b += 8) {
+            const y0 = yT + <usize>r * ldx + (<usize>b << 2);
+            const y1 = y0 + ldx, y2 = y1 + ldx, y3 = y2 + ldx;
+            let a0 = v128.load(y0), a1 = v128.load(y0, 16);
+            let c0 = v128.load(y1), c1 = v128.load(y1, 16);
+            let d0 = v128.load(y2), d1 = v128.load(y2, 16);
+            let e0 = v128.load(y3), e1 = v128.load(y3, 16);
+            let xp = xT + <usize>k0 * ldx + (<usize>b << 2);
+            for (let k = k0; k < k1; k++) {
+              const x0 = v128.load(xp);
+              const x1 = v128.load(xp, 16);
+              const wp = w0 + (<usize>k << 2);
+              let w = f32x4.splat(load<f32>(wp));
+              a0 = madd(w, x0, a0);
+              a1 = madd(w, x1, a1);
+              w = f32x4.splat(load<f32>(wp + ldw));
+              c0 = madd(w, x0, c0);
+              c1 = madd(w, x1, c1);
+              w = f32x4.splat(load<f32>(wp + 2 * ldw));
+              d0 = madd(w, x0, d0);
+              d1 = madd(w, x1, d1);
+              w = f32x4.splat(load<f32>(wp + 3 * ldw));
+              e0 = madd(w, x0, e0);
+              e1 = madd(w, x1, e1);
+              xp += ldx;
+            }
+            v128.store(y0, a0); v128.store(y0, a1, 16);
+            v128.store(y1, c0); v128.store(y1, c1, 16);
+            v128.store(y2, d0); v128.store(y2, d1, 16);
+            v128.store(y3, e0); v128.store(y3, e1, 16);
+          }
+          for (; b < n1; b++) denseLane(r, r + 4, k0, k1, b, ldw, ldx, W, xT, yT);
+        }
+      }
+      for (let b = n0; b < n1; b++) denseLane(r, r1, k0, k1, b, ldw, ldx, W, xT, yT);
+    }
+  }
+}
+
+/** Yᵀ[r, b] += Σ_{k∈[k0,k1)} W[r,k]·Xᵀ[k,b] for rows [r0, r1): the scalar edge of dense_gemm. */
+@inline
+function denseLane(r0: i32, r1: i32, k0: i32, k1: i32, b: i32, ldw: usize, ldx: usize, W: usize, xT: usize, yT: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const yp = yT + <usize>r * ldx + (<usize>b << 2);
+    let s = load<f32>(yp);
+    const wp = W + <usize>r * ldw;
+    for (let k = k0; k < k1; k++) s += load<f32>(wp + (<usize>k << 2)) * load<f32>(xT + <usize>k * ldx + (<usize>b << 2));
+    store<f32>(yp, s);
+  }
+}

@@ -1,0 +1,66 @@
+// Unstructured CSR sparse kernels: the baseline the constant-fan-in kernels are measured against.
+// Row r holds values[rowPtr[r] .. rowPtr[r+1]) at columns colIdx[same range] (u16 or u32);
+// rowPtr is u32. They share the condensed kernels' row helpers, so the only difference
+// measured is the format (per-row lengths and offsets instead of one constant k).
+import { gatherDot8, axpyRow16, axpyRow4, axpyRow1 } from './condensed-rows';
+
+@inline
+function spmvCsr<I>(r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, x: usize, y: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const p = <usize>load<u32>(rowPtr + (<usize>r << 2));
+    const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
+    const s = gatherDot8<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, x);
+    store<f32>(y + (<usize>r << 2), load<f32>(bias + (<usize>r << 2)) + s);
+  }
+}
+
+/** Batch 1: y[r] = bias[r] + Σ values·x[colIdx] over row r, j unrolled by 8. */
+export function spmv_csr_f32_u16_1x8(r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, x: usize, y: usize): void {
+  spmvCsr<u16>(r0, r1, rowPtr, colIdx, values, bias, x, y);
+}
+export function spmv_csr_f32_u32_1x8(r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, x: usize, y: usize): void {
+  spmvCsr<u32>(r0, r1, rowPtr, colIdx, values, bias, x, y);
+}
+
+/** Batched in the batch-contiguous layout (Xᵀ [cols, n], Yᵀ [rows, n]), 16-lane tiles outermost. */
+@inline
+function spmmCsr<I>(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize): void {
+  const ldx = <usize>n << 2;
+  let b = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; b + 16 <= n; b += 16) {
+      const xb = xT + (<usize>b << 2);
+      const yb = yT + (<usize>b << 2);
+      for (let r = r0; r < r1; r++) {
+        const p = <usize>load<u32>(rowPtr + (<usize>r << 2));
+        const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
+        axpyRow16<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+    }
+    for (; b + 4 <= n; b += 4) {
+      const xb = xT + (<usize>b << 2);
+      const yb = yT + (<usize>b << 2);
+      for (let r = r0; r < r1; r++) {
+        const p = <usize>load<u32>(rowPtr + (<usize>r << 2));
+        const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
+        axpyRow4<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+    }
+  }
+  for (; b < n; b++) {
+    const xb = xT + (<usize>b << 2);
+    const yb = yT + (<usize>b << 2);
+    for (let r = r0; r < r1; r++) {
+      const p = <usize>load<u32>(rowPtr + (<usize>r << 2));
+      const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
+      axpyRow1<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+    }
+  }
+}
+
+export function spmm_csr_f32_u16_1x16(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize): void {
+  spmmCsr<u16>(r0, r1, n, rowPtr, colIdx, values, bias, xT, yT);
+}
+export function spmm_csr_f32_u32_1x16(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize): void {
+  spmmCsr<u32>(r0, r1, n, rowPtr, colIdx, values, bias, xT, yT);
+}

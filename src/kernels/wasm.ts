@@ -1,0 +1,140 @@
+import type { Kernels, Ptr } from './api.js';
+import type { Isa, KernelExports } from './module.js';
+import { PARALLEL_MIN_MACS, type ThreadPool } from './threads.js';
+
+const NN = 0, TN = 1, NT = 2;
+
+/**
+ * The WebAssembly kernels of one ISA level, optionally with a thread pool for GEMM. Every
+ * other op is memory-bound and runs on the calling thread.
+ */
+export class WasmKernels implements Kernels {
+  readonly name: string;
+  /** Rows of the GEMM register tile (threads split the rows in multiples of it). */
+  readonly tileRows: number;
+  /** Columns of the GEMM register tile. */
+  readonly tileCols: number;
+
+  /**
+   * @param k the calling thread's instance
+   * @param scratch the calling thread's GEMM scratch area (gemm_scratch_bytes() bytes)
+   * @param small 16 bytes for small results (the softmax hit count)
+   */
+  constructor(
+    readonly isa: Isa,
+    private readonly k: KernelExports,
+    private readonly scratch: Ptr,
+    private readonly small: Ptr,
+    private readonly memory: WebAssembly.Memory,
+    private readonly pool: ThreadPool | null,
+  ) {
+    const tile = k.gemm_tile();
+    this.tileRows = Math.floor(tile / 100);
+    this.tileCols = tile % 100;
+    this.name = `wasm ${isa} x${pool ? pool.threads : 1}`;
+  }
+
+  private gemm(form: number, M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void {
+    const acc = accumulate ? 1 : 0;
+    if (this.pool && M * N * K >= PARALLEL_MIN_MACS && M >= 2 * this.tileRows) {
+      this.pool.gemm(form, M, N, K, A, B, C, acc, this.tileRows);
+    } else {
+      this.k.gemm_f32(form, M, N, K, A, B, C, acc, 0, M, this.scratch);
+    }
+  }
+
+  gemmNN(M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void {
+    this.gemm(NN, M, N, K, A, B, C, accumulate);
+  }
+  gemmTN(M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void {
+    this.gemm(TN, M, N, K, A, B, C, accumulate);
+  }
+  gemmNT(M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void {
+    this.gemm(NT, M, N, K, A, B, C, accumulate);
+  }
+
+  addBiasRows(M: number, N: number, Y: Ptr, bias: Ptr): void {
+    this.k.add_bias_rows_f32(M, N, Y, bias);
+  }
+  addBiasChannels(B: number, C: number, S: number, Y: Ptr, bias: Ptr): void {
+    this.k.add_bias_channels_f32(B, C, S, Y, bias);
+  }
+  sumRows(M: number, N: number, X: Ptr, out: Ptr, accumulate: boolean): void {
+    this.k.sum_rows_f32(M, N, X, out, accumulate ? 1 : 0);
+  }
+  sumChannels(B: number, C: number, S: number, X: Ptr, out: Ptr, accumulate: boolean): void {
+    this.k.sum_channels_f32(B, C, S, X, out, accumulate ? 1 : 0);
+  }
+  reluForward(n: number, X: Ptr, Y: Ptr): void {
+    this.k.relu_forward_f32(n, X, Y);
+  }
+  reluBackward(n: number, Y: Ptr, dY: Ptr, dX: Ptr): void {
+    this.k.relu_backward_f32(n, Y, dY, dX);
+  }
+  add(n: number, A: Ptr, B: Ptr, Y: Ptr): void {
+    this.k.add_f32(n, A, B, Y);
+  }
+  mul(n: number, A: Ptr, B: Ptr, Y: Ptr): void {
+    this.k.mul_f32(n, A, B, Y);
+  }
+  scale(n: number, X: Ptr, alpha: number): void {
+    this.k.scale_f32(n, X, alpha);
+  }
+  copy(n: number, src: Ptr, dst: Ptr): void {
+    this.k.copy_f32(n, src, dst);
+  }
+  fill(n: number, dst: Ptr, value: number): void {
+    this.k.fill_f32(n, dst, value);
+  }
+  sumSquares(n: number, X: Ptr): number {
+    return this.k.sum_squares_f32(n, X);
+  }
+  im2col(C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void {
+    this.k.im2col_f32(C, H, W, kh, kw, stride, pad, X, col);
+  }
+  col2im(C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: Ptr, dX: Ptr): void {
+    this.k.col2im_f32(C, H, W, kh, kw, stride, pad, col, dX);
+  }
+  maxPoolForward(P: number, H: number, W: number, k: number, stride: number, X: Ptr, Y: Ptr, argmax: Ptr): void {
+    this.k.max_pool_forward_f32(P, H, W, k, stride, X, Y, argmax);
+  }
+  maxPoolBackward(P: number, H: number, W: number, k: number, stride: number, dY: Ptr, argmax: Ptr, dX: Ptr): void {
+    this.k.max_pool_backward_f32(P, H, W, k, stride, dY, argmax, dX);
+  }
+  globalAvgPoolForward(P: number, S: number, X: Ptr, Y: Ptr): void {
+    this.k.global_avg_pool_forward_f32(P, S, X, Y);
+  }
+  globalAvgPoolBackward(P: number, S: number, dY: Ptr, dX: Ptr): void {
+    this.k.global_avg_pool_backward_f32(P, S, dY, dX);
+  }
+  batchNormTrainForward(
+    B: number, C: number, S: number, X: Ptr, gamma: Ptr, beta: Ptr, Y: Ptr,
+    mean: Ptr, invStd: Ptr, runMean: Ptr, runVar: Ptr, momentum: number, eps: number,
+  ): void {
+    this.k.batch_norm_train_forward_f32(B, C, S, X, gamma, beta, Y, mean, invStd, runMean, runVar, momentum, eps);
+  }
+  batchNormEvalForward(
+    B: number, C: number, S: number, X: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, eps: number, Y: Ptr,
+  ): void {
+    this.k.batch_norm_eval_forward_f32(B, C, S, X, gamma, beta, runMean, runVar, eps, Y);
+  }
+  batchNormBackward(
+    B: number, C: number, S: number, X: Ptr, dY: Ptr, gamma: Ptr, mean: Ptr, invStd: Ptr,
+    dX: Ptr, dGamma: Ptr, dBeta: Ptr,
+  ): void {
+    this.k.batch_norm_backward_f32(B, C, S, X, dY, gamma, mean, invStd, dX, dGamma, dBeta);
+  }
+  softmaxCrossEntropy(B: number, C: number, logits: Ptr, labels: Ptr, smoothing: number, dLogits: Ptr): { loss: number; correct: number } {
+    const loss = this.k.softmax_cross_entropy_f32(B, C, logits, labels, smoothing, dLogits, this.small);
+    return { loss, correct: new Int32Array(this.memory.buffer, this.small, 1)[0] };
+  }
+  sgdStep(n: number, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void {
+    this.k.sgd_step_f32(n, W, G, M, lr, momentum, weightDecay, nesterov ? 1 : 0);
+  }
+  adamwStep(
+    n: number, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, bc1: number, bc2: number,
+  ): void {
+    this.k.adamw_step_f32(n, W, G, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+  }
+}

@@ -1,0 +1,214 @@
+// Randomized test cases for every op of the Kernels contract. A case holds its input data;
+// `run` copies it into an engine's heap, calls the op and reads back every output, so the
+// same case runs on a WebAssembly variant and on the reference and the results are compared.
+import type { Kernels, Ptr } from '../../src/kernels/api.js';
+import type { WasmHeap } from '../../src/kernels/memory.js';
+import type { KernelOp } from '../../src/kernels/table.js';
+import { Rng } from '../../src/tensor/rng.js';
+
+type Data = Float32Array | Int32Array;
+
+export interface CaseResult {
+  outputs: Record<string, Data>;
+  returned: unknown;
+}
+
+export interface Case {
+  label: string;
+  run(kernels: Kernels, heap: WasmHeap): CaseResult;
+}
+
+/**
+ * @param buffers inputs (and output buffers with their initial contents)
+ * @param outputs names of the buffers read back
+ * @param alias buffer name → name of the buffer it shares memory with (in-place cases)
+ */
+function makeCase(
+  label: string,
+  buffers: Record<string, Data>,
+  outputs: string[],
+  call: (k: Kernels, p: Record<string, Ptr>) => unknown,
+  alias: Record<string, string> = {},
+): Case {
+  return {
+    label,
+    run(kernels, heap) {
+      const mark = heap.mark();
+      const p: Record<string, Ptr> = {};
+      for (const [name, data] of Object.entries(buffers)) {
+        if (alias[name]) continue;
+        p[name] = heap.alloc(Math.max(data.length, 1) * 4, 16);
+        const view = data instanceof Int32Array ? heap.i32(p[name], data.length) : heap.f32(p[name], data.length);
+        view.set(data);
+      }
+      for (const [name, target] of Object.entries(alias)) p[name] = p[target];
+      const returned = call(kernels, p);
+      const out: Record<string, Data> = {};
+      for (const name of outputs) {
+        const n = buffers[name].length;
+        out[name] = buffers[name] instanceof Int32Array ? heap.i32(p[name], n).slice() : heap.f32(p[name], n).slice();
+      }
+      heap.release(mark);
+      return { outputs: out, returned };
+    },
+  };
+}
+
+const normal = (rng: Rng, n: number, scale = 1, shift = 0): Float32Array =>
+  Float32Array.from({ length: n }, () => shift + scale * rng.normal());
+const positive = (rng: Rng, n: number): Float32Array => Float32Array.from({ length: n }, () => 0.1 + rng.uniform());
+
+/** Lengths around the 4-lane vector and 8-column tile edges, plus primes. */
+const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 97, 1000, 4099];
+
+/** GEMM shapes [M, N, K] at register-tile (6×8), L1/L2 block (KC = NC = 256, MC = 72) edges and tiny sizes. */
+const GEMM_SHAPES: readonly [number, number, number][] = [
+  [1, 1, 1], [1, 1, 0], [2, 3, 1], [5, 7, 3], [6, 8, 4], [7, 9, 5], [12, 16, 17], [13, 17, 31],
+  [1, 300, 64], [300, 1, 64], [73, 11, 257], [64, 257, 40], [37, 41, 43],
+  // Large enough (≥ 2^18 multiply-adds) to be split over threads.
+  [128, 100, 30], [97, 263, 31], [130, 70, 300],
+];
+
+function gemmCases(op: 'gemmNN' | 'gemmTN' | 'gemmNT', rng: Rng): Case[] {
+  return GEMM_SHAPES.flatMap(([M, N, K]) => [false, true].map((acc) => makeCase(
+    `M=${M} N=${N} K=${K} accumulate=${acc}`,
+    { A: normal(rng, M * K), B: normal(rng, K * N), C: normal(rng, M * N) },
+    ['C'],
+    (k, p) => k[op](M, N, K, p.A, p.B, p.C, acc),
+  )));
+}
+
+function unaryLengths(rng: Rng, build: (n: number) => Case[]): Case[] {
+  return LENGTHS.flatMap(build).concat(build(1 + rng.int(500)));
+}
+
+/** Image shapes [C, H, W, kh, kw, stride, pad], including kernels larger than the padding allows a full sweep. */
+const CONV_SHAPES: readonly number[][] = [
+  [1, 1, 1, 1, 1, 1, 0], [1, 5, 5, 3, 3, 1, 1], [2, 7, 6, 3, 3, 2, 1], [3, 8, 8, 5, 5, 1, 2],
+  [2, 9, 11, 3, 2, 2, 0], [1, 4, 4, 4, 4, 1, 0], [2, 6, 5, 1, 1, 1, 0], [1, 7, 7, 3, 3, 3, 2], [3, 13, 10, 3, 3, 1, 1],
+];
+
+/** Case builders, one per op; the Record type makes a missing op a compile error. */
+export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
+  gemmNN: (rng) => gemmCases('gemmNN', rng),
+  gemmTN: (rng) => gemmCases('gemmTN', rng),
+  gemmNT: (rng) => gemmCases('gemmNT', rng),
+  addBiasRows: (rng) => [[1, 1], [3, 7], [5, 16], [17, 33]].map(([M, N]) => makeCase(
+    `M=${M} N=${N}`, { Y: normal(rng, M * N), b: normal(rng, N) }, ['Y'], (k, p) => k.addBiasRows(M, N, p.Y, p.b))),
+  addBiasChannels: (rng) => [[1, 1, 1], [2, 3, 5], [3, 4, 16], [2, 5, 49]].map(([B, C, S]) => makeCase(
+    `B=${B} C=${C} S=${S}`, { Y: normal(rng, B * C * S), b: normal(rng, C) }, ['Y'], (k, p) => k.addBiasChannels(B, C, S, p.Y, p.b))),
+  sumRows: (rng) => [[1, 1], [3, 7], [5, 16], [130, 33]].flatMap(([M, N]) => [false, true].map((acc) => makeCase(
+    `M=${M} N=${N} accumulate=${acc}`, { X: normal(rng, M * N), o: normal(rng, N) }, ['o'], (k, p) => k.sumRows(M, N, p.X, p.o, acc)))),
+  sumChannels: (rng) => [[1, 1, 1], [2, 3, 5], [3, 4, 16], [8, 5, 49]].flatMap(([B, C, S]) => [false, true].map((acc) => makeCase(
+    `B=${B} C=${C} S=${S} accumulate=${acc}`, { X: normal(rng, B * C * S), o: normal(rng, C) }, ['o'], (k, p) => k.sumChannels(B, C, S, p.X, p.o, acc)))),
+  reluForward: (rng) => unaryLengths(rng, (n) => [
+    makeCase(`n=${n}`, { X: normal(rng, n), Y: normal(rng, n) }, ['Y'], (k, p) => k.reluForward(n, p.X, p.Y)),
+    makeCase(`n=${n} in place`, { X: normal(rng, n), Y: new Float32Array(n) }, ['X'], (k, p) => k.reluForward(n, p.X, p.Y), { Y: 'X' }),
+  ]),
+  reluBackward: (rng) => unaryLengths(rng, (n) => {
+    const Y = normal(rng, n).map((v) => Math.max(v, 0));
+    return [
+      makeCase(`n=${n}`, { Y, dY: normal(rng, n), dX: normal(rng, n) }, ['dX'], (k, p) => k.reluBackward(n, p.Y, p.dY, p.dX)),
+      makeCase(`n=${n} dX aliases dY`, { Y, dY: normal(rng, n), dX: new Float32Array(n) }, ['dY'], (k, p) => k.reluBackward(n, p.Y, p.dY, p.dX), { dX: 'dY' }),
+    ];
+  }),
+  add: (rng) => unaryLengths(rng, (n) => [
+    makeCase(`n=${n}`, { A: normal(rng, n), B: normal(rng, n), Y: normal(rng, n) }, ['Y'], (k, p) => k.add(n, p.A, p.B, p.Y)),
+    makeCase(`n=${n} Y aliases A`, { A: normal(rng, n), B: normal(rng, n), Y: new Float32Array(n) }, ['A'], (k, p) => k.add(n, p.A, p.B, p.Y), { Y: 'A' }),
+    makeCase(`n=${n} Y aliases B`, { A: normal(rng, n), B: normal(rng, n), Y: new Float32Array(n) }, ['B'], (k, p) => k.add(n, p.A, p.B, p.Y), { Y: 'B' }),
+  ]),
+  mul: (rng) => unaryLengths(rng, (n) => [
+    makeCase(`n=${n}`, { A: normal(rng, n), B: normal(rng, n), Y: normal(rng, n) }, ['Y'], (k, p) => k.mul(n, p.A, p.B, p.Y)),
+    makeCase(`n=${n} Y aliases A`, { A: normal(rng, n), B: normal(rng, n), Y: new Float32Array(n) }, ['A'], (k, p) => k.mul(n, p.A, p.B, p.Y), { Y: 'A' }),
+    makeCase(`n=${n} Y aliases B`, { A: normal(rng, n), B: normal(rng, n), Y: new Float32Array(n) }, ['B'], (k, p) => k.mul(n, p.A, p.B, p.Y), { Y: 'B' }),
+  ]),
+  scale: (rng) => unaryLengths(rng, (n) => {
+    const alpha = rng.normal();
+    return [makeCase(`n=${n} alpha=${alpha.toFixed(3)}`, { X: normal(rng, n) }, ['X'], (k, p) => k.scale(n, p.X, alpha))];
+  }),
+  copy: (rng) => unaryLengths(rng, (n) => [makeCase(`n=${n}`, { s: normal(rng, n), d: normal(rng, n + 1) }, ['d'], (k, p) => k.copy(n, p.s, p.d))]),
+  fill: (rng) => unaryLengths(rng, (n) => {
+    const v = rng.normal();
+    return [makeCase(`n=${n}`, { d: normal(rng, n + 1) }, ['d'], (k, p) => k.fill(n, p.d, v))];
+  }),
+  sumSquares: (rng) => unaryLengths(rng, (n) => [makeCase(`n=${n}`, { X: normal(rng, n) }, [], (k, p) => k.sumSquares(n, p.X))]),
+  im2col: (rng) => CONV_SHAPES.map(([C, H, W, kh, kw, s, pad]) => {
+    const OH = Math.floor((H + 2 * pad - kh) / s) + 1, OW = Math.floor((W + 2 * pad - kw) / s) + 1;
+    return makeCase(`C=${C} H=${H} W=${W} k=${kh}x${kw} stride=${s} pad=${pad}`,
+      { X: normal(rng, C * H * W), col: normal(rng, C * kh * kw * OH * OW) }, ['col'],
+      (k, p) => k.im2col(C, H, W, kh, kw, s, pad, p.X, p.col));
+  }),
+  col2im: (rng) => CONV_SHAPES.map(([C, H, W, kh, kw, s, pad]) => {
+    const OH = Math.floor((H + 2 * pad - kh) / s) + 1, OW = Math.floor((W + 2 * pad - kw) / s) + 1;
+    return makeCase(`C=${C} H=${H} W=${W} k=${kh}x${kw} stride=${s} pad=${pad}`,
+      { col: normal(rng, C * kh * kw * OH * OW), dX: normal(rng, C * H * W) }, ['dX'],
+      (k, p) => k.col2im(C, H, W, kh, kw, s, pad, p.col, p.dX));
+  }),
+  maxPoolForward: (rng) => [[1, 2, 2, 2, 2], [3, 7, 7, 2, 2], [2, 9, 8, 3, 2], [4, 6, 6, 3, 3], [1, 5, 5, 1, 1]].map(([P, H, W, kk, s]) => {
+    const OH = Math.floor((H - kk) / s) + 1, OW = Math.floor((W - kk) / s) + 1;
+    return makeCase(`P=${P} H=${H} W=${W} k=${kk} stride=${s}`,
+      { X: normal(rng, P * H * W), Y: normal(rng, P * OH * OW), am: new Int32Array(P * OH * OW) }, ['Y', 'am'],
+      (k, p) => k.maxPoolForward(P, H, W, kk, s, p.X, p.Y, p.am));
+  }),
+  maxPoolBackward: (rng) => [[1, 2, 2, 2, 2], [3, 7, 7, 2, 2], [2, 9, 8, 3, 2], [4, 6, 6, 3, 1]].map(([P, H, W, kk, s]) => {
+    const OH = Math.floor((H - kk) / s) + 1, OW = Math.floor((W - kk) / s) + 1;
+    // Arg-max indices inside each window (overlapping windows may pick the same input).
+    const am = new Int32Array(P * OH * OW);
+    for (let o = 0; o < am.length; o++) {
+      const oy = Math.floor((o % (OH * OW)) / OW), ox = o % OW;
+      am[o] = (oy * s + rng.int(kk)) * W + ox * s + rng.int(kk);
+    }
+    return makeCase(`P=${P} H=${H} W=${W} k=${kk} stride=${s}`,
+      { dY: normal(rng, P * OH * OW), am, dX: normal(rng, P * H * W) }, ['dX'],
+      (k, p) => k.maxPoolBackward(P, H, W, kk, s, p.dY, p.am, p.dX));
+  }),
+  globalAvgPoolForward: (rng) => [[1, 1], [3, 7], [4, 16], [5, 49]].map(([P, S]) => makeCase(
+    `P=${P} S=${S}`, { X: normal(rng, P * S), Y: normal(rng, P) }, ['Y'], (k, p) => k.globalAvgPoolForward(P, S, p.X, p.Y))),
+  globalAvgPoolBackward: (rng) => [[1, 1], [3, 7], [4, 16], [5, 49]].map(([P, S]) => makeCase(
+    `P=${P} S=${S}`, { dY: normal(rng, P), dX: normal(rng, P * S) }, ['dX'], (k, p) => k.globalAvgPoolBackward(P, S, p.dY, p.dX))),
+  batchNormTrainForward: (rng) => [[1, 1, 2], [2, 3, 1], [4, 3, 7], [8, 5, 16], [3, 2, 49]].map(([B, C, S]) => makeCase(
+    `B=${B} C=${C} S=${S}`,
+    { X: normal(rng, B * C * S, 2, 3), g: normal(rng, C), b: normal(rng, C), Y: new Float32Array(B * C * S), mean: new Float32Array(C),
+      is: new Float32Array(C), rm: normal(rng, C), rv: positive(rng, C) },
+    ['Y', 'mean', 'is', 'rm', 'rv'],
+    (k, p) => k.batchNormTrainForward(B, C, S, p.X, p.g, p.b, p.Y, p.mean, p.is, p.rm, p.rv, 0.1, 1e-5))),
+  batchNormEvalForward: (rng) => [[1, 1, 2], [2, 3, 1], [4, 3, 7], [3, 2, 49]].map(([B, C, S]) => makeCase(
+    `B=${B} C=${C} S=${S}`,
+    { X: normal(rng, B * C * S), g: normal(rng, C), b: normal(rng, C), rm: normal(rng, C), rv: positive(rng, C), Y: new Float32Array(B * C * S) },
+    ['Y'], (k, p) => k.batchNormEvalForward(B, C, S, p.X, p.g, p.b, p.rm, p.rv, 1e-5, p.Y))),
+  // Not B·S = 2: there dX is exactly 0 in exact arithmetic and both sides return rounding noise.
+  batchNormBackward: (rng) => [[1, 1, 5], [3, 3, 1], [4, 3, 7], [8, 5, 16], [3, 2, 49]].map(([B, C, S]) => {
+    const X = normal(rng, B * C * S, 2, 3);
+    // Consistent statistics, as the forward pass would have produced them.
+    const mean = new Float32Array(C), is = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      let s = 0, q = 0;
+      for (let n = 0; n < B; n++) for (let i = 0; i < S; i++) s += X[(n * C + c) * S + i];
+      const mu = s / (B * S);
+      for (let n = 0; n < B; n++) for (let i = 0; i < S; i++) q += (X[(n * C + c) * S + i] - mu) ** 2;
+      mean[c] = mu;
+      is[c] = 1 / Math.sqrt(q / (B * S) + 1e-5);
+    }
+    return makeCase(`B=${B} C=${C} S=${S}`,
+      { X, dY: normal(rng, B * C * S), g: normal(rng, C), mean, is, dX: normal(rng, B * C * S), dG: normal(rng, C), dB: normal(rng, C) },
+      ['dX', 'dG', 'dB'], (k, p) => k.batchNormBackward(B, C, S, p.X, p.dY, p.g, p.mean, p.is, p.dX, p.dG, p.dB));
+  }),
+  softmaxCrossEntropy: (rng) => [[1, 1], [1, 10], [5, 3], [128, 10], [7, 100]].flatMap(([B, C]) => [0, 0.1].map((eps) => makeCase(
+    `B=${B} C=${C} smoothing=${eps}`,
+    { z: normal(rng, B * C, 3), y: Int32Array.from({ length: B }, () => rng.int(C)), d: normal(rng, B * C) },
+    ['d'], (k, p) => k.softmaxCrossEntropy(B, C, p.z, p.y, eps, p.d)))),
+  sgdStep: (rng) => unaryLengths(rng, (n) => [false, true].map((nesterov) => makeCase(
+    `n=${n} nesterov=${nesterov}`, { W: normal(rng, n), G: normal(rng, n), M: normal(rng, n) }, ['W', 'M'],
+    (k, p) => k.sgdStep(n, p.W, p.G, p.M, 0.05, 0.9, 5e-4, nesterov)))),
+  adamwStep: (rng) => unaryLengths(rng, (n) => {
+    const t = 1 + rng.int(50);
+    return [makeCase(`n=${n} t=${t}`,
+      { W: normal(rng, n), G: normal(rng, n), m: normal(rng, n, 0.1), v: positive(rng, n) }, ['W', 'm', 'v'],
+      (k, p) => k.adamwStep(n, p.W, p.G, p.m, p.v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** t, 1 - 0.999 ** t))];
+  }),
+};
+
+/** Cases for one op from a fixed seed (so every variant of the op sees the same data). */
+export function casesFor(op: KernelOp, seed: number): Case[] {
+  return CASES[op](new Rng(seed));
+}
