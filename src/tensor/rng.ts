@@ -83,7 +83,7 @@ export class Rng {
   /** An independent generator derived from this one (advances this one by four draws). */
   fork(): Rng {
     const child = new Rng(0);
-    child.setState([this.nextU32(), this.nextU32(), this.nextU32(), this.nextU32() | 1]);
+    child.setState([this.nextU32(), this.nextU32(), this.nextU32(), (this.nextU32() | 1) >>> 0]);
     return child;
   }
 

@@ -1,0 +1,32 @@
+import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
+import type { CliIo } from '../io.js';
+
+const SPECS: OptionSpec[] = [
+  { name: 'threads', kind: 'int-list', arg: 'N[,N]', min: 1, help: 'Thread counts to measure, comma-separated. Default 1,2.' },
+  { name: 'quick', kind: 'bool', help: 'Fewer, shorter repetitions (a smoke run, not for reporting). Default off.' },
+  { name: 'json', kind: 'bool', help: 'Print JSON instead of the markdown table. Default off.' },
+];
+
+export const BENCH_HELP = formatHelp('srigl bench kernels [options]', 'Measures every GEMM kernel variant beside a plain-JS loop at training shapes.', SPECS);
+
+interface KernelBenchModule {
+  benchKernels(opts: { threads?: number[]; json?: boolean; quick?: boolean }): Promise<unknown>;
+  formatMarkdown(result: never): string;
+}
+
+export async function benchCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, SPECS, 'srigl bench');
+  if (args.help) {
+    io.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  if (args.positionals.length !== 1 || args.positionals[0] !== 'kernels') {
+    throw new UsageError(`srigl bench: expected the benchmark name "kernels", got ${args.positionals.length ? args.positionals.map((p) => `"${p}"`).join(' ') : 'none'}`);
+  }
+  const json = args.options.get('json') === true;
+  // bench/ sits beside src/ (in dist too) and imports from src/, so it is loaded on demand.
+  const mod = (await import(new URL('../../../bench/kernels.js', import.meta.url).href)) as KernelBenchModule;
+  const result = await mod.benchKernels({ threads: args.options.get('threads') as number[] | undefined, json, quick: args.options.get('quick') === true });
+  io.stdout.write(json ? JSON.stringify(result) + '\n' : mod.formatMarkdown(result as never));
+  return 0;
+}

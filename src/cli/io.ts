@@ -1,0 +1,11 @@
+import type { ProgressStream } from './progress.js';
+
+/** Where a command writes; `main` gets the process streams, tests pass collectors. */
+export interface CliIo {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+  /** Working directory relative paths resolve against. Default process.cwd(). */
+  cwd?: string;
+}
+
+export const BACKENDS = ['auto', 'reference', 'scalar', 'simd128', 'relaxed'] as const;

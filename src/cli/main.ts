@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from './args.js';
+import { benchCommand } from './commands/bench.js';
+import { evalCommand } from './commands/eval.js';
+import { trainCommand } from './commands/train.js';
+import type { CliIo } from './io.js';
+
+const HELP = `Usage: srigl <command> [options]
+
+Structured dynamic sparse training (SRigL) with WebAssembly SIMD kernels.
+
+Commands:
+  train          Train a model (srigl train --help)
+  eval MODEL     Evaluate a saved model on the test split (srigl eval --help)
+  bench kernels  Benchmark the compute kernels (srigl bench --help)
+
+Run \`srigl <command> --help\` for the options of each command.
+`;
+
+const COMMANDS: Record<string, (argv: readonly string[], io: CliIo) => Promise<number>> = {
+  train: trainCommand,
+  eval: evalCommand,
+  bench: benchCommand,
+};
+
+/**
+ * Runs the CLI on `argv` (without node and script) and returns the exit status: 0 on success,
+ * 2 for usage errors, 1 for other failures. Errors are printed, never thrown.
+ */
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    if (command === undefined) return await trainCommand([], io);
+    const run = COMMANDS[command];
+    if (run === undefined) {
+      // Options without a command mean `train`, so `srigl --epochs 1` works like `srigl train --epochs 1`.
+      if (command.startsWith('--')) return await trainCommand(argv, io);
+      throw new UsageError(`srigl: unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')}; see srigl --help)`);
+    }
+    return await run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`srigl: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (process.argv[1] === undefined) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

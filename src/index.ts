@@ -1,0 +1,52 @@
+/**
+ * srigl: sparse neural network training with WebAssembly SIMD kernels.
+ *
+ * @example
+ * ```ts
+ * import { createEngine, buildModel, train, evaluate, saveModel, loadDataset, normalizeSplit, BatchIterator } from 'srigl';
+ *
+ * const engine = await createEngine();                       // fastest kernels this runtime has
+ * const data = await loadDataset('fashion-mnist');            // full copy if installed, else the embedded subset
+ * const trainSet = normalizeSplit(data.train);
+ * const testSet = normalizeSplit(data.test);
+ * const model = buildModel(engine, { arch: 'mlp', inputShape: [1, 28, 28], classes: 10 }, { maxBatch: 128, seed: 0 });
+ * const { history } = await train({
+ *   model,
+ *   trainData: new BatchIterator(trainSet, { batchSize: 128, seed: 0 }),
+ *   testData: testSet,
+ *   epochs: 5,
+ *   optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+ *   lr: 0.1,
+ * });
+ * console.log(history.at(-1)?.testAcc, evaluate(model, testSet).accuracy);
+ * saveModel('model.safetensors', model, { dataset: 'fashion-mnist' });
+ * await engine.close();
+ * ```
+ */
+export { createEngine, type Engine, type EngineOptions, type BackendName } from './kernels/engine.js';
+export type { Kernels, Ptr } from './kernels/api.js';
+export { Rng } from './tensor/rng.js';
+export { Tensor, shapeSize, type NamedTensor } from './tensor/tensor.js';
+export { Param } from './tensor/param.js';
+export { ARCHS, Model, buildModel, parseModelSpec, type Arch, type ModelSpec, type BuildModelOptions } from './nn/models.js';
+export type { Layer, BuildContext, SparsifiableLayer } from './nn/layer.js';
+export { Linear, type LinearOptions } from './nn/linear.js';
+export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
+export { BatchNorm2d, type BatchNormOptions } from './nn/batchnorm.js';
+export { ReLU, MaxPool2d, GlobalAvgPool, Flatten, Dropout } from './nn/activations.js';
+export { BasicBlock, type BasicBlockOptions } from './nn/residual.js';
+export { Sequential, type LayerFactory } from './nn/sequential.js';
+export { SoftmaxCrossEntropy, type LossResult } from './nn/loss.js';
+export { train, type TrainOptions, type TrainResult, type TrainHooks, type StepInfo, type EpochMetrics, type Batches } from './train/loop.js';
+export { evaluate, type Examples, type EvalResult, type EvaluateOptions } from './train/evaluate.js';
+export {
+  createOptimizer, Sgd, AdamW, maskGradients, clipGradNorm,
+  type Optimizer, type OptimizerOptions, type SgdOptions, type AdamWOptions,
+} from './train/optimizer.js';
+export { lrSchedule, type LrSchedule, type ScheduleOptions } from './train/schedule.js';
+export { saveModel, loadModel, type ModelInfo, type LoadedModel, type LoadModelOptions } from './io/model.js';
+export { readSafetensors, writeSafetensors, type SafeTensor } from './io/safetensors.js';
+export { loadDataset, loadSplit, locateDataset, type DataSource, type LoadedDataset } from './data/locate.js';
+export { normalizeSplit, type NormalizedSplit } from './data/normalize.js';
+export { BatchIterator, type BatchIteratorOptions } from './data/batches.js';
+export { DATASET_NAMES, type DatasetName } from './data/datasets.js';

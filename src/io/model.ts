@@ -1,0 +1,133 @@
+import type { Engine } from '../kernels/engine.js';
+import { Model, parseModelSpec, type ModelSpec } from '../nn/models.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
+
+export const MODEL_FORMAT = 'srigl-model';
+export const MODEL_FORMAT_VERSION = '1';
+
+/** Facts stored alongside the weights (all JSON-serialisable). */
+export interface ModelInfo {
+  /** Dataset the model was trained on, e.g. `fashion-mnist`. */
+  dataset?: string;
+  /** Training options (optimizer, lr, epochs …) as given. */
+  training?: unknown;
+  /** Final metrics (test accuracy …). */
+  metrics?: unknown;
+}
+
+/** Suffix of a masked param's stored mask tensor (U8, 0/1): `fc1.weight.mask`. */
+const MASK_SUFFIX = '.mask';
+
+/**
+ * Writes a model as safetensors (atomically): params and BN running statistics under their
+ * PyTorch-style names, masks of sparse params as U8 `<param>.mask`, and metadata `format`,
+ * `version`, `arch` (the JSON `ModelSpec`), `dataset`, `training` and `metrics` (JSON).
+ */
+export function saveModel(path: string, model: Model, info: ModelInfo = {}): void {
+  const tensors: SafeTensor[] = model.stateTensors().map(({ name, tensor }) => ({
+    name,
+    dtype: 'F32',
+    shape: [...tensor.shape],
+    data: tensor.data,
+  }));
+  for (const p of model.parameters()) {
+    if (p.mask) tensors.push({ name: p.name + MASK_SUFFIX, dtype: 'U8', shape: [...p.shape], data: Uint8Array.from(p.mask.data) });
+  }
+  const metadata: Record<string, string> = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, arch: JSON.stringify(model.spec) };
+  if (info.dataset !== undefined) metadata.dataset = info.dataset;
+  if (info.training !== undefined) metadata.training = JSON.stringify(info.training);
+  if (info.metrics !== undefined) metadata.metrics = JSON.stringify(info.metrics);
+  writeSafetensors(path, tensors, metadata);
+}
+
+/** Options for `loadModel`. */
+export interface LoadModelOptions {
+  /** Batch buffers of the rebuilt model. Default 128. */
+  maxBatch?: number;
+}
+
+export interface LoadedModel {
+  model: Model;
+  spec: ModelSpec;
+  info: ModelInfo;
+  /** The raw metadata map. */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Reads a model file written by `saveModel` and rebuilds the model on `engine`. Everything is
+ * checked before a weight is copied: the format tag and version, the architecture spec, that
+ * the file holds exactly the model's tensors (F32, expected shapes) and valid masks. On error
+ * the engine memory taken by the half-built model is given back.
+ */
+export function loadModel(engine: Engine, input: string | Uint8Array, opts: LoadModelOptions = {}): LoadedModel {
+  const source = typeof input === 'string' ? input : '<memory>';
+  const file = readSafetensors(input, { source });
+  const meta = file.metadata;
+  if (meta.format !== MODEL_FORMAT) throw new Error(`${source}: not a srigl model (metadata format is ${JSON.stringify(meta.format)}, expected "${MODEL_FORMAT}")`);
+  if (meta.version !== MODEL_FORMAT_VERSION) throw new Error(`${source}: unsupported model format version ${JSON.stringify(meta.version)} (this build reads ${MODEL_FORMAT_VERSION})`);
+  const spec = parseModelSpec(parseJson(source, 'arch', meta.arch));
+  const mark = engine.heap.mark();
+  try {
+    return fill(source, file.tensors, meta, new Model(engine, spec, { maxBatch: opts.maxBatch }));
+  } catch (e) {
+    engine.heap.release(mark);
+    throw e;
+  }
+}
+
+function fill(source: string, tensors: Map<string, SafeTensor>, meta: Record<string, string>, model: Model): LoadedModel {
+  const spec = model.spec;
+  const file = { tensors };
+  const expected = new Map(model.stateTensors().map((t) => [t.name, t.tensor]));
+  const params = new Map(model.parameters().map((p) => [p.name, p]));
+  for (const name of file.tensors.keys()) {
+    const isMask = name.endsWith(MASK_SUFFIX) && params.has(name.slice(0, -MASK_SUFFIX.length));
+    if (!expected.has(name) && !isMask) throw new Error(`${source}: unexpected tensor "${name}" for a ${spec.arch} model`);
+  }
+  for (const [name, tensor] of expected) {
+    const t = file.tensors.get(name);
+    if (!t) throw new Error(`${source}: missing tensor "${name}"`);
+    checkTensor(source, t, 'F32', tensor.shape);
+  }
+  for (const [name, p] of params) {
+    const m = file.tensors.get(name + MASK_SUFFIX);
+    if (!m) continue;
+    checkTensor(source, m, 'U8', p.shape);
+    if ((m.data as Uint8Array).some((v) => v > 1)) throw new Error(`${source}: mask "${m.name}" holds values other than 0 and 1`);
+  }
+  for (const [name, tensor] of expected) tensor.data.set((file.tensors.get(name) as SafeTensor).data as Float32Array);
+  for (const [name, p] of params) {
+    const m = file.tensors.get(name + MASK_SUFFIX);
+    if (m) {
+      p.setMask(m.data as Uint8Array);
+      const w = p.value.data;
+      const mask = m.data as Uint8Array;
+      for (let i = 0; i < w.length; i++) {
+        if (mask[i] === 0 && w[i] !== 0) throw new Error(`${source}: "${name}" has a nonzero weight at masked position ${i}`);
+      }
+    }
+  }
+  const info: ModelInfo = {
+    dataset: meta.dataset,
+    training: meta.training === undefined ? undefined : parseJson(source, 'training', meta.training),
+    metrics: meta.metrics === undefined ? undefined : parseJson(source, 'metrics', meta.metrics),
+  };
+  return { model, spec, info, metadata: meta };
+}
+
+function checkTensor(source: string, t: SafeTensor, dtype: string, shape: readonly number[]): void {
+  if (t.dtype !== dtype) throw new Error(`${source}: tensor "${t.name}" has dtype ${t.dtype}, expected ${dtype}`);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${source}: tensor "${t.name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  }
+}
+
+function parseJson(source: string, key: string, text: string | undefined): unknown {
+  if (text === undefined) throw new Error(`${source}: metadata "${key}" is missing`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: metadata "${key}" is not valid JSON (${(e as Error).message})`);
+  }
+}

@@ -1,0 +1,177 @@
+import type { Ptr } from '../kernels/api.js';
+import type { Engine } from '../kernels/engine.js';
+import type { Param } from '../tensor/param.js';
+import { Rng } from '../tensor/rng.js';
+import { Tensor, shapeSize, type NamedTensor } from '../tensor/tensor.js';
+import { Flatten, GlobalAvgPool, MaxPool2d, ReLU } from './activations.js';
+import { BatchNorm2d } from './batchnorm.js';
+import { Conv2d } from './conv2d.js';
+import type { BuildContext, SparsifiableLayer } from './layer.js';
+import { Linear } from './linear.js';
+import { SoftmaxCrossEntropy, type LossResult } from './loss.js';
+import { BasicBlock } from './residual.js';
+import { Sequential, type LayerFactory } from './sequential.js';
+
+export const ARCHS = ['mlp', 'cnn', 'resnet'] as const;
+export type Arch = (typeof ARCHS)[number];
+
+/** Everything needed to rebuild a model's structure; JSON-serialisable, stored in model files. */
+export interface ModelSpec {
+  arch: Arch;
+  /** Per-example input shape [C, H, W]. */
+  inputShape: [number, number, number];
+  classes: number;
+}
+
+/** Options for `buildModel`. */
+export interface BuildModelOptions {
+  /** Largest batch forward/backward will see; every buffer is sized for it. Default 128. */
+  maxBatch?: number;
+  /** Seed of the initial weights (and dropout masks). Default 0. */
+  seed?: number;
+}
+
+/** Checks a spec read from JSON (a model file, the CLI) and returns it typed. */
+export function parseModelSpec(value: unknown): ModelSpec {
+  const v = value as Partial<ModelSpec> | null;
+  if (typeof v !== 'object' || v === null) throw new Error('model spec: expected an object');
+  if (!(ARCHS as readonly unknown[]).includes(v.arch)) throw new Error(`model spec: unknown arch ${JSON.stringify(v.arch)}; known: ${ARCHS.join(', ')}`);
+  const s = v.inputShape;
+  if (!Array.isArray(s) || s.length !== 3 || !s.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new Error(`model spec: inputShape must be three positive integers [C, H, W], got ${JSON.stringify(s)}`);
+  }
+  if (!Number.isInteger(v.classes) || (v.classes as number) < 2) throw new Error(`model spec: classes must be an integer ≥ 2, got ${JSON.stringify(v.classes)}`);
+  return { arch: v.arch as Arch, inputShape: [s[0], s[1], s[2]], classes: v.classes as number };
+}
+
+const relu: LayerFactory = (ctx, shape) => new ReLU(ctx, shape);
+
+function linear(name: string, out: number): LayerFactory {
+  return (ctx, shape, inputGrad) => new Linear(ctx, name, shape, { out }, inputGrad);
+}
+
+function layers(spec: ModelSpec): LayerFactory[] {
+  const { classes } = spec;
+  switch (spec.arch) {
+    case 'mlp':
+      return [linear('fc1', 300), relu, linear('fc2', 100), relu, linear('fc3', classes)];
+    case 'cnn':
+      return [
+        (ctx, s, g) => new Conv2d(ctx, 'conv1', s, { out: 32, kernel: 3, padding: 1 }, g),
+        relu,
+        (ctx, s) => new MaxPool2d(ctx, s, 2),
+        (ctx, s, g) => new Conv2d(ctx, 'conv2', s, { out: 64, kernel: 3, padding: 1 }, g),
+        relu,
+        (ctx, s) => new MaxPool2d(ctx, s, 2),
+        (_ctx, s) => new Flatten(s),
+        linear('fc1', 256),
+        relu,
+        linear('fc2', classes),
+      ];
+    case 'resnet': {
+      const stem: LayerFactory[] = [
+        (ctx, s, g) => new Conv2d(ctx, 'conv1', s, { out: 16, kernel: 3, padding: 1, bias: false }, g),
+        (ctx, s) => new BatchNorm2d(ctx, 'bn1', s),
+        relu,
+      ];
+      const stages: LayerFactory[] = [];
+      [16, 32, 64].forEach((out, stage) => {
+        for (let b = 0; b < 3; b++) {
+          const stride = stage > 0 && b === 0 ? 2 : 1;
+          stages.push((ctx, s, g) => new BasicBlock(ctx, `layer${stage + 1}.${b}`, s, { out, stride }, g));
+        }
+      });
+      return [...stem, ...stages, (ctx, s) => new GlobalAvgPool(ctx, s), linear('fc', classes)];
+    }
+  }
+}
+
+/**
+ * A classifier built from a `ModelSpec`, with its input, label and loss buffers. Callers write
+ * a batch into `inputs` and `labels` (views created once), then call forward / loss /
+ * backward with the batch's row count n ≤ maxBatch.
+ */
+export class Model {
+  readonly spec: ModelSpec;
+  readonly maxBatch: number;
+  /** [maxBatch, C, H, W] input batch. */
+  readonly input: Tensor;
+  /** Views of the input and label buffers, for batch iterators to fill. */
+  readonly inputs: Float32Array;
+  readonly labels: Int32Array;
+  readonly lossFn: SoftmaxCrossEntropy;
+  readonly net: Sequential;
+  private logitsPtr: Ptr = 0;
+
+  constructor(readonly engine: Engine, spec: ModelSpec, opts: BuildModelOptions = {}) {
+    this.spec = parseModelSpec(spec);
+    this.maxBatch = opts.maxBatch ?? 128;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
+    const ctx: BuildContext = { engine, maxBatch: this.maxBatch, rng: new Rng(opts.seed ?? 0) };
+    this.input = Tensor.zeros(engine.heap, [this.maxBatch, ...this.spec.inputShape]);
+    this.inputs = this.input.data;
+    this.net = new Sequential(ctx, this.spec.inputShape, layers(this.spec), false);
+    this.lossFn = new SoftmaxCrossEntropy(ctx, this.spec.classes);
+    this.labels = this.lossFn.labels.i32;
+  }
+
+  /** Runs n examples from `inputs`; returns the logits' address ([n, classes]). */
+  forward(n: number, training: boolean): Ptr {
+    this.checkBatch(n);
+    this.logitsPtr = this.net.forward(this.input.ptr, n, training);
+    return this.logitsPtr;
+  }
+
+  /** The last forward's logits, [n, classes] row-major (a fresh view; not for hot loops). */
+  logits(n: number): Float32Array {
+    return this.engine.heap.f32(this.logitsPtr, n * this.spec.classes);
+  }
+
+  /** Loss of the last forward against `labels`; also writes the logits gradient. */
+  loss(n: number, smoothing = 0): LossResult {
+    return this.lossFn.compute(this.logitsPtr, n, smoothing);
+  }
+
+  /** Backpropagates the gradient from the last `loss` call; overwrites every param's grad. */
+  backward(n: number): void {
+    this.net.backward(this.lossFn.dLogits.ptr, n);
+  }
+
+  parameters(): Param[] {
+    return this.net.params();
+  }
+
+  /** Non-trained tensors saved with the model (BN running statistics). */
+  buffers(): NamedTensor[] {
+    return this.net.buffers();
+  }
+
+  /** Everything a model file holds: params then buffers, by name. */
+  stateTensors(): NamedTensor[] {
+    return [...this.parameters().map((p) => ({ name: p.name, tensor: p.value })), ...this.buffers()];
+  }
+
+  /** Linear/Conv2d weights in forward order, first and classifier flagged. */
+  sparsifiable(): SparsifiableLayer[] {
+    const list = this.net.sparsifiable();
+    return list.map((l, i) => ({ ...l, isFirst: i === 0, isClassifier: i === list.length - 1 }));
+  }
+
+  /** Trainable element count. */
+  get numParams(): number {
+    return this.parameters().reduce((a, p) => a + p.size, 0);
+  }
+
+  get inputSize(): number {
+    return shapeSize(this.spec.inputShape);
+  }
+
+  private checkBatch(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) throw new RangeError(`batch of ${n} rows: expected 1..${this.maxBatch}`);
+  }
+}
+
+/** Builds a model for a spec, e.g. `buildModel(engine, { arch: 'cnn', inputShape: [1, 28, 28], classes: 10 })`. */
+export function buildModel(engine: Engine, spec: ModelSpec, opts: BuildModelOptions = {}): Model {
+  return new Model(engine, spec, opts);
+}
