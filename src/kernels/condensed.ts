@@ -15,6 +15,8 @@ import type { Kernels, Ptr } from './api.js';
 /** A constant-fan-in layer in wasm memory: rows × k values and indices (u16 or u32), bias [rows]. */
 export interface CondensedView {
   readonly rows: number;
+  /** Input features (rows of Xᵀ). */
+  readonly cols: number;
   readonly k: number;
   readonly indexBits: 16 | 32;
   readonly values: Ptr;
@@ -25,6 +27,7 @@ export interface CondensedView {
 /** A CSR matrix in wasm memory: rowPtr u32 [rows+1], colIdx (u16 or u32) and values [nnz], bias [rows]. */
 export interface CsrView {
   readonly rows: number;
+  readonly cols: number;
   readonly indexBits: 16 | 32;
   readonly rowPtr: Ptr;
   readonly colIdx: Ptr;
@@ -52,10 +55,13 @@ export interface SparseKernels {
   readonly isa: SparseIsa;
   /** y[r] = bias[r] + Σ_j values[r,j]·x[indices[r,j]] for r in [r0, r1). */
   spmvCfi(tile: SpmvTile, L: CondensedView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
-  /** Yᵀ[r,:] = bias[r] + Σ_j values[r,j]·Xᵀ[indices[r,j],:] for r in [r0, r1), batch n. */
-  spmmCfi(tile: SpmmTile, L: CondensedView, n: number, xT: Ptr, yT: Ptr, r0?: number, r1?: number): void;
+  /**
+   * Yᵀ[r,:] = bias[r] + Σ_j values[r,j]·Xᵀ[indices[r,j],:] for r in [r0, r1), batch n.
+   * `scratch` holds spmmScratchBytes(L.cols) bytes owned by the calling thread.
+   */
+  spmmCfi(tile: SpmmTile, L: CondensedView, n: number, xT: Ptr, yT: Ptr, scratch: Ptr, r0?: number, r1?: number): void;
   spmvCsr(L: CsrView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
-  spmmCsr(L: CsrView, n: number, xT: Ptr, yT: Ptr, r0?: number, r1?: number): void;
+  spmmCsr(L: CsrView, n: number, xT: Ptr, yT: Ptr, scratch: Ptr, r0?: number, r1?: number): void;
   /** y = W·x + bias (the dense baseline). */
   denseGemv(L: DenseView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
   /** Yᵀ = W·Xᵀ + bias (the dense baseline). */
@@ -76,6 +82,11 @@ export const SPARSE_VARIANTS = [
 
 type Fn = (...args: number[]) => void;
 
+/** Scratch bytes the batched sparse kernels need: one packed 16-lane panel of Xᵀ (cols × 64 bytes). */
+export function spmmScratchBytes(cols: number): number {
+  return cols * 64;
+}
+
 /** Binds the exports of one srigl wasm module (any ISA level) to the SparseKernels interface. */
 export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<SparseIsa, 'reference'>): SparseKernels {
   const fn = (name: string): Fn => {
@@ -92,9 +103,9 @@ export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<Spa
   return {
     isa,
     spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => spmv[L.indexBits][tile](r0, r1, L.k, L.values, L.indices, L.bias, x, y),
-    spmmCfi: (tile, L, n, xT, yT, r0 = 0, r1 = L.rows) => spmm[L.indexBits][tile](r0, r1, L.k, n, L.values, L.indices, L.bias, xT, yT),
+    spmmCfi: (tile, L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) => spmm[L.indexBits][tile](r0, r1, L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch),
     spmvCsr: (L, x, y, r0 = 0, r1 = L.rows) => csrv[L.indexBits](r0, r1, L.rowPtr, L.colIdx, L.values, L.bias, x, y),
-    spmmCsr: (L, n, xT, yT, r0 = 0, r1 = L.rows) => csrm[L.indexBits](r0, r1, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT),
+    spmmCsr: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) => csrm[L.indexBits](r0, r1, L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch),
     denseGemv: (L, x, y, r0 = 0, r1 = L.rows) => gemv(r0, r1, L.cols, L.W, L.bias, x, y),
     denseGemm: (L, n, xT, yT, r0 = 0, r1 = L.rows) => gemm(r0, r1, L.cols, n, L.W, L.bias, xT, yT),
   };
@@ -166,9 +177,9 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
   return {
     isa: 'reference',
     spmvCfi: (_tile, L, x, y, r0, r1) => spmmCfi(L, 1, x, y, r0, r1),
-    spmmCfi: (_tile, L, n, xT, yT, r0, r1) => spmmCfi(L, n, xT, yT, r0, r1),
+    spmmCfi: (_tile, L, n, xT, yT, _scratch, r0, r1) => spmmCfi(L, n, xT, yT, r0, r1),
     spmvCsr: (L, x, y, r0, r1) => spmmCsr(L, 1, x, y, r0, r1),
-    spmmCsr,
+    spmmCsr: (L, n, xT, yT, _scratch, r0, r1) => spmmCsr(L, n, xT, yT, r0, r1),
     denseGemv: (L, x, y, r0, r1) => denseGemm(L, 1, x, y, r0, r1),
     denseGemm,
   };
@@ -193,17 +204,17 @@ export function convOutputSize(g: ConvGeometry): { OH: number; OW: number } {
  * Condensed Conv2d forward over B images: each active filter has k weights over the C·kh·kw
  * im2col rows. Per image, im2col gives col [C·kh·kw, OH·OW], which is exactly the batched
  * kernel's Xᵀ with OH·OW as the batch, and Yᵀ [rows, OH·OW] is that image's NCHW output for
- * the active channels. `col` is scratch of C·kh·kw·OH·OW floats; X is [B, C, H, W] and
- * Y is [B, rows, OH, OW].
+ * the active channels. `col` is scratch of C·kh·kw·OH·OW floats and `scratch` of
+ * spmmScratchBytes(C·kh·kw) bytes; X is [B, C, H, W] and Y is [B, rows, OH, OW].
  */
 export function conv2dCfi(
   sparse: SparseKernels, kernels: Pick<Kernels, 'im2col'>, tile: SpmmTile, L: CondensedView, g: ConvGeometry,
-  B: number, X: Ptr, col: Ptr, Y: Ptr,
+  B: number, X: Ptr, col: Ptr, scratch: Ptr, Y: Ptr,
 ): void {
   const { OH, OW } = convOutputSize(g);
   const S = OH * OW;
   for (let b = 0; b < B; b++) {
     kernels.im2col(g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, X + b * g.C * g.H * g.W * 4, col);
-    sparse.spmmCfi(tile, L, S, col, Y + b * L.rows * S * 4);
+    sparse.spmmCfi(tile, L, S, col, Y + b * L.rows * S * 4, scratch);
   }
 }

@@ -4,7 +4,7 @@ import { WasmHeap } from '../../src/kernels/memory.js';
 import { ReferenceKernels } from '../../src/kernels/reference.js';
 import {
   conv2dCfi, convOutputSize, instantiateSparseKernels, referenceSparseKernels,
-  type SparseKernels, type SpmmTile, type SpmvTile,
+  spmmScratchBytes, type SparseKernels, type SpmmTile, type SpmvTile,
 } from '../../src/kernels/condensed.js';
 import { packCondensed, packCsr, expandRows, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
 import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
@@ -101,6 +101,7 @@ test('constant fan-in kernels equal the masked dense layer and the reference, ev
     assert.equal(layer.nActive, c.keepOnly === undefined ? c.out : 1);
     assert.equal(layer.indices instanceof Uint32Array, c.fanIn > 65536);
     const L = uploadCondensed(heap, layer);
+    const scratch = heap.alloc(spmmScratchBytes(c.fanIn));
     const ks = backends(heap);
     for (const n of BATCHES) {
       const xT = randomInput(rng, c.fanIn * n);
@@ -116,12 +117,12 @@ test('constant fan-in kernels equal the masked dense layer and the reference, ev
       };
       for (const k of ks) {
         if (n === 1) for (const t of SPMV_TILES) run(`${k.isa} spmv ${t}`, () => k.spmvCfi(t, L, xp, yp));
-        for (const t of SPMM_TILES) run(`${k.isa} spmm ${t}`, () => k.spmmCfi(t, L, n, xp, yp));
+        for (const t of SPMM_TILES) run(`${k.isa} spmm ${t}`, () => k.spmmCfi(t, L, n, xp, yp, scratch));
         // Rows split in two calls, as a thread pool would: same result.
         const mid = layer.nActive >> 1;
         run(`${k.isa} spmm 2x16 rows split at ${mid}`, () => {
-          k.spmmCfi('2x16', L, n, xp, yp, 0, mid);
-          k.spmmCfi('2x16', L, n, xp, yp, mid, layer.nActive);
+          k.spmmCfi('2x16', L, n, xp, yp, scratch, 0, mid);
+          k.spmmCfi('2x16', L, n, xp, yp, scratch, mid, layer.nActive);
         });
       }
     }
@@ -141,6 +142,7 @@ test('CSR and dense baseline kernels equal the masked dense layer (unstructured 
     const C = uploadCsr(heap, csr);
     const masked = weight.map((w, i) => (mask[i] ? w : 0));
     const D = uploadDense(heap, rows, cols, masked, bias);
+    const scratch = heap.alloc(spmmScratchBytes(cols));
     for (const n of BATCHES) {
       const xT = randomInput(rng, cols * n);
       const { y: want, scale } = maskedDense(rows, cols, weight, mask, bias, xT, n);
@@ -157,7 +159,7 @@ test('CSR and dense baseline kernels equal the masked dense layer (unstructured 
           check('spmv csr', () => k.spmvCsr(C, xp, yp));
           check('dense gemv', () => k.denseGemv(D, xp, yp));
         }
-        check('spmm csr', () => k.spmmCsr(C, n, xp, yp));
+        check('spmm csr', () => k.spmmCsr(C, n, xp, yp, scratch));
         check('dense gemm', () => k.denseGemm(D, n, xp, yp));
         check('dense gemm rows split', () => {
           k.denseGemm(D, n, xp, yp, 0, 3);
@@ -226,11 +228,12 @@ test('condensed Conv2d (im2col + batched kernel) equals a direct masked convolut
   const xp = heap.allocF32(X.length);
   heap.f32(xp, X.length).set(X);
   const col = heap.allocF32(fanIn * OH * OW);
+  const scratch = heap.alloc(spmmScratchBytes(fanIn));
   const yp = heap.allocF32(B * layer.nActive * OH * OW);
   const im2col = new ReferenceKernels(() => heap.memory.buffer);
   for (const ks of backends(heap)) {
     for (const tile of SPMM_TILES) {
-      conv2dCfi(ks, im2col, tile, L, g, B, xp, col, yp);
+      conv2dCfi(ks, im2col, tile, L, g, B, xp, col, scratch, yp);
       const yAct = heap.f32(yp, B * layer.nActive * OH * OW);
       const got = new Float64Array(want.length);
       for (let b = 0; b < B; b++) for (let a = 0; a < layer.nActive; a++) {

@@ -159,3 +159,24 @@ export function axpyRow1<I>(vp: usize, ip: usize, len: i32, xb: usize, ldx: usiz
   }
   store<f32>(yp, s);
 }
+
+/**
+ * Copies lanes [b, b+16) of Xᵀ [cols, n] into a contiguous [cols, 16] panel. In place, a
+ * power-of-two batch puts every gathered 64-byte slice at the same cache-set offset (a 1–4 KiB
+ * row stride), so the tile thrashes L1/L2 however small it is; packed, it is cols·64 contiguous
+ * bytes.
+ */
+@inline
+export function packPanel16(cols: i32, n: i32, b: i32, xT: usize, panel: usize): void {
+  const ldx = <usize>n << 2;
+  let src = xT + (<usize>b << 2);
+  let dst = panel;
+  for (let c = 0; c < cols; c++) {
+    v128.store(dst, v128.load(src));
+    v128.store(dst, v128.load(src, 16), 16);
+    v128.store(dst, v128.load(src, 32), 32);
+    v128.store(dst, v128.load(src, 48), 48);
+    src += ldx;
+    dst += 64;
+  }
+}

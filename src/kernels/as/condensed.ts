@@ -9,7 +9,7 @@
 // lane. Every kernel computes the row range [r0, r1) so a thread pool can split rows.
 // The row helpers (condensed-rows.ts) take (values, indices, length), shared with the CSR kernels.
 import { madd } from './simd';
-import { gatherDot4, gatherDot8, axpyRow16, axpyRow2x16, axpyRow4, axpyRow1 } from './condensed-rows';
+import { gatherDot4, gatherDot8, axpyRow16, axpyRow2x16, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
 
 // ---- constant fan-in kernels ------------------------------------------------------------------
 
@@ -40,31 +40,33 @@ export function spmv_cfi_f32_u32_1x8(r0: i32, r1: i32, k: i32, values: usize, in
 }
 
 /**
- * Batched: lane tiles of 16 outermost, so one tile's slice of Xᵀ (in × 64 bytes) stays in L2
- * while every row streams its weights past it; `rows2` processes rows in pairs.
+ * Batched: lane tiles of 16 outermost, each packed into `scratch` (cols × 64 bytes, sized for
+ * L2) while every row streams its weights past it; `rows2` processes rows in pairs.
  */
 @inline
-function spmmCfi<I>(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, rows2: bool): void {
+function spmmCfi<I>(
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize, rows2: bool,
+): void {
   const ldx = <usize>n << 2;
   const rowV = <usize>k << 2;
   const rowI = <usize>k * sizeof<I>();
   let b = 0;
   if (ASC_FEATURE_SIMD) {
     for (; b + 16 <= n; b += 16) {
-      const xb = xT + (<usize>b << 2);
+      packPanel16(cols, n, b, xT, scratch);
       const yb = yT + (<usize>b << 2);
       let r = r0;
       if (rows2) {
         for (; r + 2 <= r1; r += 2) {
           axpyRow2x16<I>(
             values + <usize>r * rowV, indices + <usize>r * rowI, values + <usize>(r + 1) * rowV, indices + <usize>(r + 1) * rowI,
-            k, xb, ldx, load<f32>(bias + (<usize>r << 2)), load<f32>(bias + (<usize>(r + 1) << 2)),
+            k, scratch, 64, load<f32>(bias + (<usize>r << 2)), load<f32>(bias + (<usize>(r + 1) << 2)),
             yb + <usize>r * ldx, yb + <usize>(r + 1) * ldx,
           );
         }
       }
       for (; r < r1; r++) {
-        axpyRow16<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+        axpyRow16<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, scratch, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
       }
     }
     for (; b + 4 <= n; b += 4) {
@@ -85,18 +87,26 @@ function spmmCfi<I>(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: us
 }
 
 /** Batched, one row × 16 lanes per register tile. */
-export function spmm_cfi_f32_u16_1x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
-  spmmCfi<u16>(r0, r1, k, n, values, indices, bias, xT, yT, false);
+export function spmm_cfi_f32_u16_1x16(
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+): void {
+  spmmCfi<u16>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, false);
 }
-export function spmm_cfi_f32_u32_1x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
-  spmmCfi<u32>(r0, r1, k, n, values, indices, bias, xT, yT, false);
+export function spmm_cfi_f32_u32_1x16(
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+): void {
+  spmmCfi<u32>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, false);
 }
 /** Batched, two rows × 16 lanes per register tile. */
-export function spmm_cfi_f32_u16_2x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
-  spmmCfi<u16>(r0, r1, k, n, values, indices, bias, xT, yT, true);
+export function spmm_cfi_f32_u16_2x16(
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+): void {
+  spmmCfi<u16>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, true);
 }
-export function spmm_cfi_f32_u32_2x16(r0: i32, r1: i32, k: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize): void {
-  spmmCfi<u32>(r0, r1, k, n, values, indices, bias, xT, yT, true);
+export function spmm_cfi_f32_u32_2x16(
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+): void {
+  spmmCfi<u32>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, true);
 }
 
 // ---- dense baseline ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // Row r holds values[rowPtr[r] .. rowPtr[r+1]) at columns colIdx[same range] (u16 or u32);
 // rowPtr is u32. They share the condensed kernels' row helpers, so the only difference
 // measured is the format (per-row lengths and offsets instead of one constant k).
-import { gatherDot8, axpyRow16, axpyRow4, axpyRow1 } from './condensed-rows';
+import { gatherDot8, axpyRow16, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
 
 @inline
 function spmvCsr<I>(r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, x: usize, y: usize): void {
@@ -22,19 +22,19 @@ export function spmv_csr_f32_u32_1x8(r0: i32, r1: i32, rowPtr: usize, colIdx: us
   spmvCsr<u32>(r0, r1, rowPtr, colIdx, values, bias, x, y);
 }
 
-/** Batched in the batch-contiguous layout (Xᵀ [cols, n], Yᵀ [rows, n]), 16-lane tiles outermost. */
+/** Batched in the batch-contiguous layout (Xᵀ [cols, n], Yᵀ [rows, n]), 16-lane tiles outermost, each packed into scratch. */
 @inline
-function spmmCsr<I>(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize): void {
+function spmmCsr<I>(r0: i32, r1: i32, cols: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize, scratch: usize): void {
   const ldx = <usize>n << 2;
   let b = 0;
   if (ASC_FEATURE_SIMD) {
     for (; b + 16 <= n; b += 16) {
-      const xb = xT + (<usize>b << 2);
+      packPanel16(cols, n, b, xT, scratch);
       const yb = yT + (<usize>b << 2);
       for (let r = r0; r < r1; r++) {
         const p = <usize>load<u32>(rowPtr + (<usize>r << 2));
         const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
-        axpyRow16<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+        axpyRow16<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, scratch, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
       }
     }
     for (; b + 4 <= n; b += 4) {
@@ -58,9 +58,13 @@ function spmmCsr<I>(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, valu
   }
 }
 
-export function spmm_csr_f32_u16_1x16(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize): void {
-  spmmCsr<u16>(r0, r1, n, rowPtr, colIdx, values, bias, xT, yT);
+export function spmm_csr_f32_u16_1x16(
+  r0: i32, r1: i32, cols: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+): void {
+  spmmCsr<u16>(r0, r1, cols, n, rowPtr, colIdx, values, bias, xT, yT, scratch);
 }
-export function spmm_csr_f32_u32_1x16(r0: i32, r1: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize): void {
-  spmmCsr<u32>(r0, r1, n, rowPtr, colIdx, values, bias, xT, yT);
+export function spmm_csr_f32_u32_1x16(
+  r0: i32, r1: i32, cols: i32, n: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+): void {
+  spmmCsr<u32>(r0, r1, cols, n, rowPtr, colIdx, values, bias, xT, yT, scratch);
 }

@@ -1,0 +1,3 @@
+export * from './layer.js';
+export * from './csr.js';
+export * from './upload.js';
