@@ -105,4 +105,15 @@ export interface Kernels {
     n: number, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, bc1: number, bc2: number,
   ): void;
+
+  /**
+   * Unfold B images X[B,C,H,W] into one column matrix col[C·kh·kw, B·OH·OW] (zero padding):
+   * image b fills columns [b·OH·OW, (b+1)·OH·OW) of every row, exactly as `im2col` lays it out
+   * for one image, so a convolution over the whole batch is a single GEMM.
+   */
+  im2colBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void;
+  /** The adjoint of im2colBatch: dX[B,C,H,W] = fold(col) (dX is fully overwritten). */
+  col2imBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: Ptr, dX: Ptr): void;
+  /** Y[j,i,s] = X[i,j,s] for X of shape [A,B,S] (e.g. a batched conv's [Cout, B, S] to NCHW). Non-overlapping. */
+  swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void;
 }

@@ -13,7 +13,7 @@ export interface KernelExports {
   heap_base(): number;
   gemm_scratch_bytes(): number;
   gemm_tile(): number;
-  gemm_f32(form: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, r0: number, r1: number, scratch: number): void;
+  gemm_f32(form: number, M: number, N: number, K: number, a: number, b: number, c: number, acc: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
   fill_f32(n: number, dst: number, value: number): void;
   copy_f32(n: number, src: number, dst: number): void;
   scale_f32(n: number, x: number, alpha: number): void;
@@ -44,6 +44,9 @@ export interface KernelExports {
     B: number, C: number, S: number, x: number, dy: number, gamma: number, mean: number, invStd: number,
     dx: number, dGamma: number, dBeta: number,
   ): void;
+  im2col_batch_f32(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, x: number, col: number): void;
+  col2im_batch_f32(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: number, dx: number): void;
+  swap_axes_f32(A: number, B: number, S: number, x: number, y: number): void;
 }
 
 /**

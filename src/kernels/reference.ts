@@ -292,4 +292,36 @@ export class ReferenceKernels implements Kernels {
       h[w + i] -= lr * (h[mm + i] / bc1) / (Math.sqrt(h[vv + i] / bc2) + eps);
     }
   }
+
+  im2colBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void {
+    const h = this.f(), x = X >> 2, o = col >> 2;
+    const OH = Math.floor((H + 2 * pad - kh) / stride) + 1, OW = Math.floor((W + 2 * pad - kw) / stride) + 1;
+    const S = OH * OW;
+    for (let c = 0; c < C; c++) for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) {
+      const row = (c * kh + p) * kw + q;
+      for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+        const iy = oy * stride - pad + p, ix = ox * stride - pad + q;
+        h[o + row * B * S + b * S + oy * OW + ox] = iy >= 0 && iy < H && ix >= 0 && ix < W ? h[x + ((b * C + c) * H + iy) * W + ix] : 0;
+      }
+    }
+  }
+
+  col2imBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: Ptr, dX: Ptr): void {
+    const h = this.f(), d = dX >> 2, o = col >> 2;
+    const OH = Math.floor((H + 2 * pad - kh) / stride) + 1, OW = Math.floor((W + 2 * pad - kw) / stride) + 1;
+    const S = OH * OW;
+    h.fill(0, d, d + B * C * H * W);
+    for (let c = 0; c < C; c++) for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) {
+      const row = (c * kh + p) * kw + q;
+      for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+        const iy = oy * stride - pad + p, ix = ox * stride - pad + q;
+        if (iy >= 0 && iy < H && ix >= 0 && ix < W) h[d + ((b * C + c) * H + iy) * W + ix] += h[o + row * B * S + b * S + oy * OW + ox];
+      }
+    }
+  }
+
+  swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void {
+    const h = this.f(), x = X >> 2, y = Y >> 2;
+    for (let i = 0; i < A; i++) for (let j = 0; j < B; j++) for (let s = 0; s < S; s++) h[y + (j * A + i) * S + s] = h[x + (i * B + j) * S + s];
+  }
 }

@@ -11,7 +11,7 @@ export type KernelOp = Exclude<keyof Kernels, 'name'>;
  * checked against `ReferenceKernels.prototype[op]`. Tests and the benchmark iterate this table.
  */
 export interface KernelVariant {
-  /** What, then how: e.g. `gemm_nn_f32_6x8__relaxed_x2`. */
+  /** What, then how: e.g. `gemm_nn_f32_4x8__relaxed_x2`. */
   readonly name: string;
   readonly op: KernelOp;
   /** Register tile rows×columns, for ops that have one. */
@@ -51,12 +51,15 @@ const OPS: readonly { op: KernelOp; base: string; threaded: boolean }[] = [
   { op: 'softmaxCrossEntropy', base: 'softmax_cross_entropy_f32', threaded: false },
   { op: 'sgdStep', base: 'sgd_step_f32', threaded: false },
   { op: 'adamwStep', base: 'adamw_step_f32', threaded: false },
+  { op: 'im2colBatch', base: 'im2col_batch_f32', threaded: false },
+  { op: 'col2imBatch', base: 'col2im_batch_f32', threaded: false },
+  { op: 'swapAxes', base: 'swap_axes_f32', threaded: false },
 ];
 
 const ISAS: readonly Isa[] = ['scalar', 'simd128', 'relaxed'];
 
 /** GEMM register tile per ISA (see MR/NR in src/kernels/as/gemm.ts). */
-const GEMM_TILE: Record<Isa, string> = { scalar: '1x8', simd128: '6x8', relaxed: '6x8' };
+const GEMM_TILE: Record<Isa, string> = { scalar: '1x8', simd128: '4x8', relaxed: '4x8' };
 
 function variants(): KernelVariant[] {
   const out: KernelVariant[] = [];

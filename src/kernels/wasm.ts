@@ -1,6 +1,6 @@
 import type { Kernels, Ptr } from './api.js';
 import type { Isa, KernelExports } from './module.js';
-import { PARALLEL_MIN_MACS, type ThreadPool } from './threads.js';
+import type { ThreadPool } from './threads.js';
 
 const NN = 0, TN = 1, NT = 2;
 
@@ -10,9 +10,9 @@ const NN = 0, TN = 1, NT = 2;
  */
 export class WasmKernels implements Kernels {
   readonly name: string;
-  /** Rows of the GEMM register tile (threads split the rows in multiples of it). */
+  /** Rows of the GEMM register tile. */
   readonly tileRows: number;
-  /** Columns of the GEMM register tile. */
+  /** Columns of the GEMM register tile (threads split the columns in multiples of it). */
   readonly tileCols: number;
 
   /**
@@ -36,10 +36,10 @@ export class WasmKernels implements Kernels {
 
   private gemm(form: number, M: number, N: number, K: number, A: Ptr, B: Ptr, C: Ptr, accumulate: boolean): void {
     const acc = accumulate ? 1 : 0;
-    if (this.pool && M * N * K >= PARALLEL_MIN_MACS && M >= 2 * this.tileRows) {
-      this.pool.gemm(form, M, N, K, A, B, C, acc, this.tileRows);
+    if (this.pool && N > this.pool.unitCols(N, this.tileCols) && this.pool.worthSplitting(M * N * K)) {
+      this.pool.gemm(form, M, N, K, A, B, C, acc, this.tileCols);
     } else {
-      this.k.gemm_f32(form, M, N, K, A, B, C, acc, 0, M, this.scratch);
+      this.k.gemm_f32(form, M, N, K, A, B, C, acc, 0, M, 0, N, this.scratch);
     }
   }
 
@@ -136,5 +136,15 @@ export class WasmKernels implements Kernels {
     weightDecay: number, bc1: number, bc2: number,
   ): void {
     this.k.adamw_step_f32(n, W, G, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+  }
+
+  im2colBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void {
+    this.k.im2col_batch_f32(B, C, H, W, kh, kw, stride, pad, X, col);
+  }
+  col2imBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: Ptr, dX: Ptr): void {
+    this.k.col2im_batch_f32(B, C, H, W, kh, kw, stride, pad, col, dX);
+  }
+  swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void {
+    this.k.swap_axes_f32(A, B, S, X, Y);
   }
 }

@@ -81,6 +81,11 @@ export class MaxPool2d extends Stateless {
     this.dx = Tensor.zeros(heap, [ctx.maxBatch, this.c, this.h, this.w]);
   }
 
+  /** Window and stride (for converting to other representations). */
+  get pooling(): { kernel: number; stride: number } {
+    return { kernel: this.ks, stride: this.stride };
+  }
+
   forward(x: Ptr, n: number): Ptr {
     this.k.maxPoolForward(n * this.c, this.h, this.w, this.ks, this.stride, x, this.y.ptr, this.argmax.ptr);
     return this.y.ptr;

@@ -88,6 +88,23 @@ const CONV_SHAPES: readonly number[][] = [
   [2, 9, 11, 3, 2, 2, 0], [1, 4, 4, 4, 4, 1, 0], [2, 6, 5, 1, 1, 1, 0], [1, 7, 7, 3, 3, 3, 2], [3, 13, 10, 3, 3, 1, 1],
 ];
 
+/** Batched-conv shapes [B, C, H, W, kh, kw, stride, pad]: batch 1 and 3, stride 2, padding 0/1/2. */
+const BATCH_CONV_SHAPES: readonly number[][] = [
+  [1, 1, 5, 5, 3, 3, 1, 1], [3, 2, 7, 6, 3, 3, 2, 1], [3, 3, 8, 8, 5, 5, 1, 2], [2, 2, 9, 11, 3, 2, 2, 0],
+  [3, 2, 6, 5, 1, 1, 1, 0], [3, 4, 5, 5, 1, 1, 2, 0], [1, 1, 7, 7, 3, 3, 3, 2],
+];
+
+function batchConvCases(rng: Rng, op: 'im2colBatch' | 'col2imBatch'): Case[] {
+  return BATCH_CONV_SHAPES.map(([B, C, H, W, kh, kw, s, pad]) => {
+    const OH = Math.floor((H + 2 * pad - kh) / s) + 1, OW = Math.floor((W + 2 * pad - kw) / s) + 1;
+    const cols = C * kh * kw * B * OH * OW, image = B * C * H * W;
+    const label = `B=${B} C=${C} H=${H} W=${W} k=${kh}x${kw} stride=${s} pad=${pad}`;
+    return op === 'im2colBatch'
+      ? makeCase(label, { X: normal(rng, image), col: normal(rng, cols) }, ['col'], (k, p) => k.im2colBatch(B, C, H, W, kh, kw, s, pad, p.X, p.col))
+      : makeCase(label, { col: normal(rng, cols), dX: normal(rng, image) }, ['dX'], (k, p) => k.col2imBatch(B, C, H, W, kh, kw, s, pad, p.col, p.dX));
+  });
+}
+
 /** Case builders, one per op; the Record type makes a missing op a compile error. */
 export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
   gemmNN: (rng) => gemmCases('gemmNN', rng),
@@ -144,12 +161,29 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
       { col: normal(rng, C * kh * kw * OH * OW), dX: normal(rng, C * H * W) }, ['dX'],
       (k, p) => k.col2im(C, H, W, kh, kw, s, pad, p.col, p.dX));
   }),
-  maxPoolForward: (rng) => [[1, 2, 2, 2, 2], [3, 7, 7, 2, 2], [2, 9, 8, 3, 2], [4, 6, 6, 3, 3], [1, 5, 5, 1, 1]].map(([P, H, W, kk, s]) => {
-    const OH = Math.floor((H - kk) / s) + 1, OW = Math.floor((W - kk) / s) + 1;
-    return makeCase(`P=${P} H=${H} W=${W} k=${kk} stride=${s}`,
-      { X: normal(rng, P * H * W), Y: normal(rng, P * OH * OW), am: new Int32Array(P * OH * OW) }, ['Y', 'am'],
-      (k, p) => k.maxPoolForward(P, H, W, kk, s, p.X, p.Y, p.am));
-  }),
+  maxPoolForward: (rng) => {
+    // 2×2 stride-2 shapes with OW ≥ 4 run the vector path (four windows at a time) plus a tail.
+    const shapes = [[1, 2, 2, 2, 2], [3, 7, 7, 2, 2], [2, 9, 8, 3, 2], [4, 6, 6, 3, 3], [1, 5, 5, 1, 1], [3, 28, 28, 2, 2], [2, 9, 19, 2, 2], [2, 8, 8, 2, 2]];
+    const cases = shapes.map(([P, H, W, kk, s]) => {
+      const OH = Math.floor((H - kk) / s) + 1, OW = Math.floor((W - kk) / s) + 1;
+      return makeCase(`P=${P} H=${H} W=${W} k=${kk} stride=${s}`,
+        { X: normal(rng, P * H * W), Y: normal(rng, P * OH * OW), am: new Int32Array(P * OH * OW) }, ['Y', 'am'],
+        (k, p) => k.maxPoolForward(P, H, W, kk, s, p.X, p.Y, p.am));
+    });
+    // Ties (the first maximum in window order wins), NaNs (the first NaN wins) and -∞. Only the
+    // arg-max is compared (exactly; it determines Y): a NaN in Y defeats the rms tolerance.
+    for (const [P, H, W, kk, s] of [[2, 8, 16, 2, 2], [1, 7, 9, 3, 2]]) {
+      const OH = Math.floor((H - kk) / s) + 1, OW = Math.floor((W - kk) / s) + 1;
+      const X = Float32Array.from({ length: P * H * W }, () => {
+        const u = rng.uniform();
+        return u < 0.1 ? NaN : u < 0.15 ? -Infinity : rng.int(3);
+      });
+      cases.push(makeCase(`P=${P} H=${H} W=${W} k=${kk} stride=${s} ties, NaN, -inf`,
+        { X, Y: normal(rng, P * OH * OW), am: new Int32Array(P * OH * OW) }, ['am'],
+        (k, p) => k.maxPoolForward(P, H, W, kk, s, p.X, p.Y, p.am)));
+    }
+    return cases;
+  },
   maxPoolBackward: (rng) => [[1, 2, 2, 2, 2], [3, 7, 7, 2, 2], [2, 9, 8, 3, 2], [4, 6, 6, 3, 1]].map(([P, H, W, kk, s]) => {
     const OH = Math.floor((H - kk) / s) + 1, OW = Math.floor((W - kk) / s) + 1;
     // Arg-max indices inside each window (overlapping windows may pick the same input).
@@ -206,6 +240,10 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
       { W: normal(rng, n), G: normal(rng, n), m: normal(rng, n, 0.1), v: positive(rng, n) }, ['W', 'm', 'v'],
       (k, p) => k.adamwStep(n, p.W, p.G, p.m, p.v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** t, 1 - 0.999 ** t))];
   }),
+  im2colBatch: (rng) => batchConvCases(rng, 'im2colBatch'),
+  col2imBatch: (rng) => batchConvCases(rng, 'col2imBatch'),
+  swapAxes: (rng) => [[1, 1, 1], [2, 3, 5], [3, 1, 4], [4, 7, 49], [5, 2, 1]].map(([A, B, S]) => makeCase(
+    `A=${A} B=${B} S=${S}`, { X: normal(rng, A * B * S), Y: normal(rng, A * B * S) }, ['Y'], (k, p) => k.swapAxes(A, B, S, p.X, p.Y))),
 };
 
 /** Cases for one op from a fixed seed (so every variant of the op sees the same data). */
