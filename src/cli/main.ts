@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
 import { benchCommand } from './commands/bench.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
+import { inferCommand } from './commands/infer.js';
+import { inspectCommand } from './commands/inspect.js';
 import { trainCommand } from './commands/train.js';
 import type { CliIo } from './io.js';
 
@@ -14,7 +17,11 @@ Structured dynamic sparse training (SRigL) with WebAssembly SIMD kernels.
 Commands:
   train          Train a model (srigl train --help)
   eval MODEL     Evaluate a saved model on the test split (srigl eval --help)
+  export MODEL   Convert a trained sparse model to the condensed format (srigl export --help)
+  infer FILE     Run a condensed model: accuracy and latency (srigl infer --help)
+  inspect FILE   Validate a model file and show its layers and sparsity (srigl inspect --help)
   bench kernels  Benchmark the compute kernels (srigl bench --help)
+  bench inference  Benchmark condensed vs dense vs CSR vs onnxruntime layers
 
 Run \`srigl <command> --help\` for the options of each command.
 `;
@@ -23,6 +30,9 @@ const COMMANDS: Record<string, (argv: readonly string[], io: CliIo) => Promise<n
   train: trainCommand,
   eval: evalCommand,
   bench: benchCommand,
+  export: exportCommand,
+  infer: inferCommand,
+  inspect: inspectCommand,
 };
 
 /**

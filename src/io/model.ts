@@ -1,9 +1,9 @@
 import type { Engine } from '../kernels/engine.js';
-import { Model, parseModelSpec, type ModelSpec } from '../nn/models.js';
+import { Model, type ModelSpec } from '../nn/models.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, validateModelFile } from './validate.js';
 
-export const MODEL_FORMAT = 'srigl-model';
-export const MODEL_FORMAT_VERSION = '1';
+export { MODEL_FORMAT, MODEL_FORMAT_VERSION };
 
 /** Facts stored alongside the weights (all JSON-serialisable). */
 export interface ModelInfo {
@@ -13,6 +13,12 @@ export interface ModelInfo {
   training?: unknown;
   /** Final metrics (test accuracy …). */
   metrics?: unknown;
+  /**
+   * Sparse training facts (JSON): method, sparsity, distribution, ablation settings and per
+   * layer nnz, density, fan-in k and ablated neurons (`SparseRunInfo` of train/sparse.ts).
+   * The masks themselves are the U8 `<param>.mask` tensors.
+   */
+  sparse?: unknown;
 }
 
 /** Suffix of a masked param's stored mask tensor (U8, 0/1): `fc1.weight.mask`. */
@@ -21,7 +27,7 @@ const MASK_SUFFIX = '.mask';
 /**
  * Writes a model as safetensors (atomically): params and BN running statistics under their
  * PyTorch-style names, masks of sparse params as U8 `<param>.mask`, and metadata `format`,
- * `version`, `arch` (the JSON `ModelSpec`), `dataset`, `training` and `metrics` (JSON).
+ * `version`, `arch` (the JSON `ModelSpec`), `dataset`, `training`, `metrics` and `sparse` (JSON).
  */
 export function saveModel(path: string, model: Model, info: ModelInfo = {}): void {
   const tensors: SafeTensor[] = model.stateTensors().map(({ name, tensor }) => ({
@@ -37,6 +43,7 @@ export function saveModel(path: string, model: Model, info: ModelInfo = {}): voi
   if (info.dataset !== undefined) metadata.dataset = info.dataset;
   if (info.training !== undefined) metadata.training = JSON.stringify(info.training);
   if (info.metrics !== undefined) metadata.metrics = JSON.stringify(info.metrics);
+  if (info.sparse !== undefined) metadata.sparse = JSON.stringify(info.sparse);
   writeSafetensors(path, tensors, metadata);
 }
 
@@ -64,12 +71,11 @@ export function loadModel(engine: Engine, input: string | Uint8Array, opts: Load
   const source = typeof input === 'string' ? input : '<memory>';
   const file = readSafetensors(input, { source });
   const meta = file.metadata;
-  if (meta.format !== MODEL_FORMAT) throw new Error(`${source}: not a srigl model (metadata format is ${JSON.stringify(meta.format)}, expected "${MODEL_FORMAT}")`);
-  if (meta.version !== MODEL_FORMAT_VERSION) throw new Error(`${source}: unsupported model format version ${JSON.stringify(meta.version)} (this build reads ${MODEL_FORMAT_VERSION})`);
-  const spec = parseModelSpec(parseJson(source, 'arch', meta.arch));
+  // Schema, tensor set and condensed layers are checked before the model's memory exists.
+  const { spec, tensors } = validateModelFile(file, source);
   const mark = engine.heap.mark();
   try {
-    return fill(source, file.tensors, meta, new Model(engine, spec, { maxBatch: opts.maxBatch }));
+    return fill(source, tensors, meta, new Model(engine, spec, { maxBatch: opts.maxBatch }));
   } catch (e) {
     engine.heap.release(mark);
     throw e;
@@ -113,6 +119,7 @@ function fill(source: string, tensors: Map<string, SafeTensor>, meta: Record<str
     training: meta.training === undefined ? undefined : parseJson(source, 'training', meta.training),
     metrics: meta.metrics === undefined ? undefined : parseJson(source, 'metrics', meta.metrics),
   };
+  if (meta.sparse !== undefined) info.sparse = parseJson(source, 'sparse', meta.sparse);
   return { model, spec, info, metadata: meta };
 }
 

@@ -1,5 +1,7 @@
 import type { Model } from '../nn/models.js';
 import { evaluate, type Examples } from './evaluate.js';
+import type { LoopPosition } from './checkpoint.js';
+import { checkFinite, NonFiniteError } from './guard.js';
 import { clipGradNorm, createOptimizer, maskGradients, type Optimizer, type OptimizerOptions } from './optimizer.js';
 import { lrSchedule } from './schedule.js';
 
@@ -81,10 +83,26 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Clip gradients to this global L2 norm; 0 = off. Default 0. */
   clipNorm?: number;
-  hooks?: TrainHooks;
+  /** Step hooks, or a function building them from the optimizer (sparse training zeroes its state). */
+  hooks?: TrainHooks | ((optimizer: Optimizer) => TrainHooks);
   /** Called every step, e.g. for a progress bar (throttle there). */
   onStep?(info: StepInfo): void;
   onEpoch?(metrics: EpochMetrics): void;
+  /**
+   * Resuming: called once, before the first step, with the fresh optimizer; restores the model,
+   * optimizer, data order and any other state (train/checkpoint.ts) and returns where the loop
+   * stood. The run then continues exactly as the interrupted one would have.
+   */
+  resume?(optimizer: Optimizer): LoopPosition;
+  /** Steps between checkpoints (`onCheckpoint` also runs after the last step); 0 = none. Default 0. */
+  checkpointEvery?: number;
+  /**
+   * Writes a checkpoint (e.g. `captureTrainState` + `writeCheckpoint`). Runs only after every
+   * param was found finite, so a diverged run never overwrites its last good checkpoint.
+   */
+  onCheckpoint?(position: LoopPosition, optimizer: Optimizer): void;
+  /** Stop after this many steps in all, with a checkpoint, as an interruption would. Default: run to the end. */
+  stopAfterStep?: number;
 }
 
 export interface TrainResult {
@@ -115,25 +133,33 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const optimizer = createOptimizer(engine, params, opts.optimizer);
   const smoothing = opts.labelSmoothing ?? 0;
   const clipNorm = opts.clipNorm ?? 0;
-  const hooks = opts.hooks ?? {};
+  // Restored before the hooks are built, so hooks see the resumed optimizer state.
+  const start: LoopPosition = opts.resume?.(optimizer) ?? { step: 0, epoch: 0, stepInEpoch: 0, lossSum: 0, correct: 0, samples: 0, seconds: 0 };
+  const hooks = typeof opts.hooks === 'function' ? opts.hooks(optimizer) : (opts.hooks ?? {});
   const history: EpochMetrics[] = [];
   const info: StepInfo = {
     step: 0, totalSteps, epoch: 0, stepInEpoch: 0, stepsPerEpoch, lr: 0, rows: 0, loss: 0, correct: 0,
     epochLoss: 0, epochAcc: 0, epochSamples: 0, epochSeconds: 0,
   };
+  const every = opts.checkpointEvery ?? 0;
+  const stopAfter = opts.stopAfterStep ?? totalSteps;
+  if (start.step !== start.epoch * stepsPerEpoch + start.stepInEpoch || start.step > totalSteps) {
+    throw new RangeError(`train: cannot resume at step ${start.step} (epoch ${start.epoch}, step ${start.stepInEpoch} of ${stepsPerEpoch}) in a run of ${totalSteps} steps`);
+  }
   const t0 = performance.now();
-  let step = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const te = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    let samples = 0;
-    for (let s = 0; s < stepsPerEpoch; s++, step++) {
+  let step = start.step;
+  for (let epoch = start.epoch; epoch < epochs && step < stopAfter; epoch++) {
+    const resumed = epoch === start.epoch;
+    const te = performance.now() - (resumed ? start.seconds * 1000 : 0);
+    let lossSum = resumed ? start.lossSum : 0;
+    let correct = resumed ? start.correct : 0;
+    let samples = resumed ? start.samples : 0;
+    for (let s = resumed ? start.stepInEpoch : 0; s < stepsPerEpoch; s++, step++) {
       const rows = trainData.next(model.inputs, model.labels);
       model.forward(rows, true);
       const res = model.loss(rows, smoothing);
       if (!Number.isFinite(res.loss)) {
-        throw new Error(`training diverged: loss is ${res.loss} at step ${step} (epoch ${epoch + 1}); try a lower learning rate or clipping`);
+        throw checkFinite(params, step, true) ?? new NonFiniteError(`training diverged: loss is ${res.loss} at step ${step} (epoch ${epoch + 1}) with every param finite; try a lower learning rate or clipping`, 'loss', null, step);
       }
       model.backward(rows);
       const lr = schedule(step);
@@ -156,7 +182,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (clipNorm > 0) clipGradNorm(engine, params, clipNorm);
       optimizer.step(lr);
       hooks.afterStep?.(info);
+      const bad = checkFinite(params, step, true);
+      if (bad !== null) throw bad;
       opts.onStep?.(info);
+      if (s + 1 < stepsPerEpoch && ((every > 0 && (step + 1) % every === 0) || step + 1 === stopAfter)) {
+        const position = { step: step + 1, epoch, stepInEpoch: s + 1, lossSum, correct, samples, seconds: (performance.now() - te) / 1000 };
+        opts.onCheckpoint?.(position, optimizer);
+        if (step + 1 === stopAfter) return { history, optimizer };
+      }
     }
     const epochSeconds = (performance.now() - te) / 1000;
     const test = opts.testData ? evaluate(model, opts.testData) : null;
@@ -175,6 +208,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     };
     history.push(metrics);
     opts.onEpoch?.(metrics);
+    if ((every > 0 && (step % every === 0 || step === totalSteps)) || step === stopAfter) {
+      opts.onCheckpoint?.({ step, epoch: epoch + 1, stepInEpoch: 0, lossSum: 0, correct: 0, samples: 0, seconds: 0 }, optimizer);
+    }
     // Let timers and signal handlers run between epochs.
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -55,7 +55,7 @@ describe('srigl CLI', () => {
       [['train', '--optimizer', 'adamw', '--momentum', '0.5'], /--momentum and --nesterov apply to --optimizer sgd only/],
       [['train', 'extra'], /unexpected argument "extra"/],
       [['eval'], /expected one MODEL file, got none/],
-      [['bench', 'gpus'], /expected the benchmark name "kernels", got "gpus"/],
+      [['bench', 'gpus'], /expected the benchmark name "kernels" or "inference", got "gpus"/],
       [['launch'], /unknown command "launch"/],
     ];
     for (const [argv, re] of cases) {

@@ -9,10 +9,14 @@ import { saveModel } from '../../io/model.js';
 import { createEngine, type BackendName } from '../../kernels/engine.js';
 import { ARCHS, Model, type Arch, type ModelSpec } from '../../nn/models.js';
 import { train, type EpochMetrics } from '../../train/loop.js';
+import { formatSparseLine, formatSparseTable, SPARSE_METHODS, SparseTraining, type SparseTrainingOptions, type SparseTrainingState } from '../../train/sparse.js';
+import type { SparseMethod } from '../../dst/topology.js';
+import type { DistributionKind } from '../../sparse/distribution.js';
 import type { OptimizerOptions } from '../../train/optimizer.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
 import { BACKENDS, type CliIo } from '../io.js';
 import { Progress } from '../progress.js';
+import { checkpointing, lastEpochMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, or ResNet-20. Default mlp.' },
@@ -29,6 +33,17 @@ const SPECS: OptionSpec[] = [
   { name: 'warmup-epochs', kind: 'number', arg: 'X', min: 0, help: 'Linear warm-up length in epochs. Default 0.' },
   { name: 'label-smoothing', kind: 'number', arg: 'X', min: 0, help: 'Label smoothing ε in [0, 1). Default 0.' },
   { name: 'clip-norm', kind: 'number', arg: 'X', min: 0, help: 'Clip gradients to this global L2 norm; 0 disables. Default 0.' },
+  { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default dense.' },
+  { name: 'sparsity', kind: 'number', arg: 'X', min: 0, help: 'Global sparsity of the Linear/Conv2d weights, in [0, 1). Default 0.9 (sparse methods).' },
+  { name: 'distribution', kind: 'enum', values: ['erk', 'uniform'], help: 'How the sparsity is shared among layers (exact global density). Default erk.' },
+  { name: 'dense-first', kind: 'bool', help: 'Keep the first layer dense. Default: on when it is a convolution (cnn, resnet, as the paper\'s ResNets), off for the mlp (its first layer holds 88% of the weights).' },
+  { name: 'sparsity-override', kind: 'number-map', arg: 'NAME=X,...', min: 0, maxExclusive: 1, help: 'Per-layer sparsity by layer name, e.g. fc3=0.5; the other layers share the rest. Default none.' },
+  { name: 'ablation', kind: 'bool', help: 'SRigL neuron ablation (the classifier never ablates). Default on.' },
+  { name: 'gamma-sal', kind: 'number', arg: 'X', min: 0, help: 'SRigL saliency threshold fraction γ_sal. Default 0.3.' },
+  { name: 'delta-t', kind: 'int', arg: 'N', min: 1, help: 'Optimizer steps between topology updates ΔT. Default 100.' },
+  { name: 'alpha', kind: 'number', arg: 'X', min: 0, help: 'Initial drop fraction α in [0, 1], cosine-annealed to 0 at T_end. Default 0.3.' },
+  { name: 't-end', kind: 'number', arg: 'X', min: 0, help: 'Fraction of all steps after which the topology is frozen (T_end). Default 0.75.' },
+  { name: 'grad-accumulation', kind: 'int', arg: 'N', min: 1, help: 'Average the dense gradient over the last N steps before each update (N ≤ ΔT). Default 1.' },
   { name: 'seed', kind: 'int', arg: 'N', min: 0, help: 'Seed of initial weights and data order. Default 0.' },
   { name: 'threads', kind: 'int', arg: 'N', min: 1, help: 'Kernel threads. Default: all cores.' },
   { name: 'backend', kind: 'enum', values: BACKENDS, help: 'Kernel backend. Default auto (the fastest this runtime supports).' },
@@ -37,11 +52,12 @@ const SPECS: OptionSpec[] = [
   { name: 'limit-test', kind: 'int', arg: 'N', min: 1, help: 'Evaluate on only the first N test examples. Default: all.' },
   { name: 'json', kind: 'bool', help: 'Print one JSON summary on stdout (progress goes to stderr). Default off.' },
   { name: 'quiet', kind: 'bool', help: 'No progress output. Default off.' },
+  ...RESUME_SPECS,
 ];
 
 export const TRAIN_HELP = formatHelp(
   'srigl train [options]',
-  'Trains a dense model and saves it with its metrics. With no options: the MLP on Fashion-MNIST\n(the full dataset when installed, else the embedded subset) for 5 epochs.',
+  'Trains a model, dense or sparse (--method), and saves it with its metrics. With no options: the\ndense MLP on Fashion-MNIST (the full dataset when installed, else the embedded subset) for 5 epochs.\nSparse runs log per-layer density, fan-in k and ablated neurons every epoch and end with a table.',
   SPECS,
 );
 
@@ -57,11 +73,13 @@ function timestamp(d = new Date()): string {
 }
 
 export async function trainCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, SPECS, 'srigl train');
-  if (args.help) {
+  const given = parseArgs(argv, SPECS, 'srigl train');
+  if (given.help) {
     io.stdout.write(TRAIN_HELP);
     return 0;
   }
+  const resumed = resolveResume(given, argv, SPECS, io.cwd ?? process.cwd(), (m) => io.stderr.write(`srigl train: ${m}\n`));
+  const args = resumed?.args ?? given;
   if (args.positionals.length > 0) throw new UsageError(`srigl train: unexpected argument "${args.positionals[0]}" (see srigl train --help)`);
   const o = args.options;
   const get = <T>(name: string, fallback: T): T => (o.has(name) ? (o.get(name) as T) : fallback);
@@ -81,8 +99,24 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   if (optimizerKind === 'adamw' && (o.has('momentum') || o.has('nesterov'))) {
     throw new UsageError('srigl train: --momentum and --nesterov apply to --optimizer sgd only');
   }
-  const cwd = io.cwd ?? process.cwd();
-  const outDir = resolve(cwd, get('out', join('runs', `${arch}-${timestamp()}`)));
+  const method = get<SparseMethod>('method', 'dense');
+  const sparseOptions: SparseTrainingOptions = {
+    method,
+    sparsity: get('sparsity', 0.9),
+    distribution: get<DistributionKind>('distribution', 'erk'),
+    denseFirst: get<boolean | undefined>('dense-first', undefined),
+    overrides: get<Record<string, number>>('sparsity-override', {}),
+    ablation: get('ablation', true),
+    gammaSal: get('gamma-sal', 0.3),
+    deltaT: get('delta-t', 100),
+    alpha: get('alpha', 0.3),
+    tEnd: get('t-end', 0.75),
+    gradAccumulation: get('grad-accumulation', 1),
+    seed,
+  };
+  checkSparseOptions(o, sparseOptions);
+  const cwd = resumed?.cwd ?? io.cwd ?? process.cwd();
+  const outDir = resumed?.outDir ?? resolve(cwd, get('out', join('runs', `${arch}-${timestamp()}`)));
   const json = get('json', false);
   const quiet = get('quiet', false);
   const log = (line: string): void => {
@@ -100,9 +134,26 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const model = new Model(engine, spec, { maxBatch: Math.min(batchSize, trainSplit.n), seed });
     const batches = new BatchIterator(trainSplit, { batchSize: model.maxBatch, seed });
     log(`model: ${arch}, ${model.numParams.toLocaleString('en-US')} parameters; kernels: ${engine.kernels.name}, ${engine.threads} thread(s)`);
+    let sparse: SparseTraining;
+    try {
+      sparse = resumed
+        ? SparseTraining.restore(model, sparseOptions, resumed.checkpoint.captured.state.extra.sparse as SparseTrainingState)
+        : SparseTraining.create(model, sparseOptions);
+    } catch (e) {
+      // Bad layer names, infeasible overrides: the user's input, so a usage error.
+      throw new UsageError(`srigl train: ${(e as Error).message}`);
+    }
+    if (method !== 'dense') {
+      const info = sparse.info();
+      log(`sparse: ${method}, sparsity ${info.sparsity}, ${info.distribution}, ${info.nnz.toLocaleString('en-US')} of ${info.totalWeights.toLocaleString('en-US')} weights` +
+        (method === 'srigl' ? `, ablation ${info.ablation ? `on (γ_sal ${info.gammaSal})` : 'off'}` : '') +
+        (method === 'static' ? '' : `, ΔT ${info.deltaT}, α ${info.alpha}, T_end ${info.tEnd}`));
+      log(`  ${formatSparseLine(info.layers)}`);
+    }
     mkdirSync(outDir, { recursive: true });
     const metricsPath = join(outDir, 'metrics.jsonl');
-    writeFileSync(metricsPath, '');
+    if (resumed) trimMetrics(metricsPath, resumed.checkpoint.captured.state.loop.epoch);
+    else writeFileSync(metricsPath, '');
     const progress = quiet ? null : new Progress(io.stderr, epochs);
     const training = {
       model: arch, dataset, epochs, batchSize: model.maxBatch, lr, optimizer, schedule: get<'cosine' | 'step' | 'constant'>('schedule', 'cosine'),
@@ -121,26 +172,51 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       warmupEpochs: training.warmupEpochs,
       labelSmoothing: smoothing,
       clipNorm: training.clipNorm,
+      hooks: (optimizer) => sparse.hooks(optimizer),
+      ...checkpointing({
+        model, batches, outDir, every: get('checkpoint-every', batches.batchesPerEpoch), keep: get('keep-checkpoints', 3),
+        run: resumed?.run ?? runRecord(argv, cwd), checkpoint: resumed?.checkpoint ?? null, extra: () => ({ sparse: sparse.toJSON() }),
+      }),
       onStep: progress ? (s) => progress.step(s) : undefined,
       onEpoch: (m: EpochMetrics) => {
-        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
+        const layers = method === 'dense' ? undefined : sparse.stats().map(({ name, nnz, density, k, ablatedNeurons }) => ({ name, nnz, density, k, ablatedNeurons }));
+        appendFileSync(metricsPath, JSON.stringify(layers === undefined ? m : { ...m, sparse: layers }) + '\n');
         progress?.epoch(m);
+        if (layers !== undefined) log(`  ${formatSparseLine(sparse.stats())}`);
       },
     });
-    const final = result.history[result.history.length - 1];
+    const final = result.history.at(-1) ?? lastEpochMetrics<EpochMetrics>(metricsPath);
+    if (final === undefined) throw new Error(`${outDir}: the run trained no epoch and logged none`);
     const modelPath = join(outDir, 'model.safetensors');
     const metrics = { testAcc: final.testAcc, testLoss: final.testLoss, trainAcc: final.trainAcc, trainLoss: final.trainLoss, wallSeconds: final.wallSeconds };
-    saveModel(modelPath, model, { dataset, training, metrics });
+    const sparseInfo = sparse.info();
+    saveModel(modelPath, model, { dataset, training, metrics, sparse: sparseInfo });
     const summary = {
       command: 'train', model: modelPath, metrics: metricsPath, outDir, spec, params: model.numParams,
       data: { dataset, source: loaded.source.kind, path: loaded.source.path, train: trainSplit.n, test: testSplit.n },
-      training, final: metrics,
+      training, sparse: sparseInfo, final: metrics,
     };
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    if (method !== 'dense') log(`${method} at sparsity ${sparseInfo.sparsity}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
     log(`test accuracy ${(100 * (final.testAcc ?? 0)).toFixed(2)}% after ${epochs} epoch(s); saved ${modelPath}`);
     if (json) io.stdout.write(JSON.stringify(summary) + '\n');
     return 0;
   } finally {
     await engine.close();
   }
+}
+
+/** Range checks the option parser cannot express, and options that make no sense together. */
+function checkSparseOptions(o: Map<string, unknown>, s: SparseTrainingOptions): void {
+  const bad = (msg: string): UsageError => new UsageError(`srigl train: ${msg}`);
+  if ((s.sparsity as number) >= 1) throw bad(`--sparsity expects a number in [0, 1), got "${s.sparsity}"`);
+  if ((s.alpha as number) > 1) throw bad(`--alpha expects a number in [0, 1], got "${s.alpha}"`);
+  if ((s.tEnd as number) > 1) throw bad(`--t-end expects a fraction in [0, 1], got "${s.tEnd}"`);
+  if ((s.gradAccumulation as number) > (s.deltaT as number)) throw bad(`--grad-accumulation ${s.gradAccumulation} exceeds --delta-t ${s.deltaT}`);
+  const sparseOnly = ['sparsity', 'distribution', 'dense-first', 'sparsity-override', 'ablation', 'gamma-sal', 'delta-t', 'alpha', 't-end', 'grad-accumulation'];
+  if (s.method === 'dense') {
+    const given = sparseOnly.filter((n) => o.has(n));
+    if (given.length > 0) throw bad(`--${given[0]} needs a sparse --method (static, set, rigl or srigl)`);
+  }
+  if (s.method !== 'srigl' && (o.has('ablation') || o.has('gamma-sal'))) throw bad('--ablation and --gamma-sal apply to --method srigl only');
 }
