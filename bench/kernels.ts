@@ -1,6 +1,6 @@
 // GEMM throughput of every GEMM variant in the kernel table, beside a plain-JS triple loop,
 // at the shapes training uses. Contenders run interleaved (round-robin), medians after warm-up.
-import { cpus, availableParallelism } from 'node:os';
+import { cpus, availableParallelism, loadavg } from 'node:os';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -33,6 +33,8 @@ export interface KernelBenchRow {
 
 export interface KernelBenchResult {
   machine: string;
+  /** 1-minute load average before and after the run (the machine may be shared). */
+  load: [number, number];
   /** Shapes are M×K×N: C[M,N] = A[M,K]·B[K,N] (op(A), op(B) for TN/NT). */
   rows: KernelBenchRow[];
 }
@@ -89,6 +91,7 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
   };
   const rows: KernelBenchRow[] = [];
   const rng = new Rng(1);
+  const loadBefore = loadavg()[0];
   try {
     for (const [M, K, N] of SHAPES) {
       const a = Float32Array.from({ length: M * K }, () => rng.normal());
@@ -130,7 +133,8 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
   } finally {
     for (const e of engines.values()) await e.close();
   }
-  const result = { machine: machineLine(`wasm kernels (probe: simd=${features.simd} relaxed=${features.relaxedSimd} threads=${features.threads})`), rows };
+  const load: [number, number] = [loadBefore, loadavg()[0]];
+  const result = { machine: machineLine(`wasm kernels (probe: simd=${features.simd} relaxed=${features.relaxedSimd} threads=${features.threads})`), load, rows };
   console.log(opts.json ? JSON.stringify(result, null, 2) : formatMarkdown(result));
   return result;
 }
@@ -139,6 +143,8 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
 export function formatMarkdown(result: KernelBenchResult): string {
   const lines = [
     `Machine: ${result.machine}`,
+    '',
+    `Load average (1 min) before / after the run: ${result.load[0].toFixed(2)} / ${result.load[1].toFixed(2)} on ${availableParallelism()} cores.`,
     '',
     'Shapes are M×K×N: C[M,N] = op(A)[M,K] · op(B)[K,N]; GFLOP/s = 2·M·N·K / median time.',
     '',

@@ -1,11 +1,26 @@
 import { Worker } from 'node:worker_threads';
-import { ARGS_OFFSET, A_ACC, A_A, A_B, A_C, A_FORM, A_K, A_M, A_N, A_ROWS, CONTROL_BYTES, DONE, ERROR, SEQ, STOP, runGemmShare, type WorkerInit } from './jobs.js';
+import { ARGS_OFFSET, A_ACC, A_A, A_B, A_C, A_COLS, A_FORM, A_K, A_M, A_N, A_UNITS, CLOSED, CONTROL_BYTES, ERROR, FINISHED, NEXT, SEQ, SLEEPERS, STOP, runGemmShare, type WorkerInit } from './jobs.js';
 import type { KernelExports } from './module.js';
 
-/** Below this many multiply-adds a GEMM runs on the calling thread: waking workers costs more. */
-export const PARALLEL_MIN_MACS = 1 << 18;
-/** Main-thread polls of the done counter before it sleeps in Atomics.wait. */
-const SPIN = 100000;
+/**
+ * Below this many multiply-adds a GEMM runs on the calling thread even when the workers are
+ * awake (polling). Measured on the 2-core EPYC VM (~45 GFLOP/s per thread, dispatch ~1 µs):
+ * 64×64×64 (2^18, ~12 µs) gained nothing from a second thread, 64×128×64 (2^19) 1.35–1.5×.
+ */
+export const PARALLEL_MIN_MACS = 1 << 19;
+/**
+ * Below this many multiply-adds a GEMM runs on the calling thread when a worker is in deep
+ * sleep (idle for a second, see worker.ts): waking it (Atomics.notify) measured up to ~2 ms on
+ * the calling thread on the 2-vCPU VM, so only a GEMM of ≥ 2^27 (512×512×512, ~5.6 ms
+ * single-threaded) is worth it.
+ */
+export const PARALLEL_MIN_MACS_ASLEEP = 1 << 27;
+/** Most GEMM calls run on the calling thread after splits that did not pay off (see gemm). */
+const MAX_BACKOFF = 64;
+/** GEMM work units per thread (see ThreadPool.unitCols): enough for a late thread to catch up. */
+const UNITS_PER_THREAD = 8;
+/** Milliseconds the main thread polls for the workers' last units before it sleeps. */
+const SPIN_MS = 20;
 
 /**
  * Starts a kernel worker: worker.js beside this compiled file; when running from sources under
@@ -27,6 +42,9 @@ function spawnWorker(init: WorkerInit): Worker {
 export class ThreadPool {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
+  /** GEMM calls still to run unsplit, and the length of the next such run (see gemm). */
+  private skip = 0;
+  private backoff = 0;
 
   private constructor(
     readonly threads: number,
@@ -37,6 +55,7 @@ export class ThreadPool {
   ) {
     this.ctl = new Int32Array(control, 0, ARGS_OFFSET / 4);
     this.args = new Float64Array(control, ARGS_OFFSET, (CONTROL_BYTES - ARGS_OFFSET) / 8);
+    Atomics.store(this.ctl, NEXT, CLOSED);
   }
 
   /**
@@ -67,28 +86,69 @@ export class ThreadPool {
     return new ThreadPool(threads, workers, control, kernels, scratch[0]);
   }
 
-  /** Rows per thread: the M rows split into equal runs of whole register tiles. */
-  private rowsPerThread(M: number, tileRows: number): number {
-    return Math.ceil(Math.ceil(M / tileRows) / this.threads) * tileRows;
+  /** Whether a GEMM of M·N·K multiply-adds is worth splitting (see PARALLEL_MIN_MACS*). */
+  worthSplitting(macs: number): boolean {
+    if (macs < PARALLEL_MIN_MACS) return false;
+    if (this.skip > 0) {
+      this.skip--;
+      return false;
+    }
+    return macs >= PARALLEL_MIN_MACS_ASLEEP || Atomics.load(this.ctl, SLEEPERS) === 0;
   }
 
-  /** Rows [0, M) of a GEMM (see KernelExports.gemm_f32) split over all threads. */
-  gemm(form: number, M: number, N: number, K: number, A: number, B: number, C: number, acc: number, tileRows: number): void {
+  /** Columns per work unit: about UNITS_PER_THREAD units per thread, whole register tiles. */
+  unitCols(N: number, tileCols: number): number {
+    return Math.ceil(N / (UNITS_PER_THREAD * this.threads * tileCols)) * tileCols;
+  }
+
+  /**
+   * C[M,N] (+)= op(A)·op(B) (see KernelExports.gemm_f32) over all threads: the columns split
+   * into units of unitCols(N) claimed dynamically (see runGemmShare). Returns when every unit
+   * has finished; a worker that never woke up is not waited for.
+   *
+   * On a shared machine the other core may be busy: a worker that is descheduled while it
+   * holds a unit makes the split slower than running alone. So each split is timed against
+   * the serial time the calling thread's own units predict; when it saved less than 10%, the
+   * next GEMMs run unsplit (1, 2, 4, … up to MAX_BACKOFF calls) before the split is tried again.
+   */
+  gemm(form: number, M: number, N: number, K: number, A: number, B: number, C: number, acc: number, tileCols: number): void {
     const a = this.args, ctl = this.ctl;
+    const cols = this.unitCols(N, tileCols);
+    const units = Math.ceil(N / cols);
     a[A_FORM] = form; a[A_M] = M; a[A_N] = N; a[A_K] = K;
     a[A_A] = A; a[A_B] = B; a[A_C] = C; a[A_ACC] = acc;
-    a[A_ROWS] = this.rowsPerThread(M, tileRows);
-    Atomics.store(ctl, DONE, 0);
+    a[A_COLS] = cols; a[A_UNITS] = units;
+    Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, ERROR, 0);
+    Atomics.store(ctl, NEXT, 0);
+    const t0 = performance.now();
     Atomics.add(ctl, SEQ, 1);
-    Atomics.notify(ctl, SEQ);
-    runGemmShare(this.kernels, a, 0, this.scratch);
-    const want = this.threads - 1;
-    let done = Atomics.load(ctl, DONE);
-    for (let i = 0; done !== want && i < SPIN; i++) done = Atomics.load(ctl, DONE);
-    while (done !== want) {
-      Atomics.wait(ctl, DONE, done);
-      done = Atomics.load(ctl, DONE);
+    // Polling and dozing workers see SEQ by themselves; only deep sleepers need (costly) waking.
+    if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ);
+    let mine = 0, t1 = t0;
+    try {
+      mine = runGemmShare(this.kernels, a, 0, this.scratch);
+      t1 = performance.now();
+    } finally {
+      // Poll: the missing units are running on a worker and end within one unit's time, and
+      // being woken from Atomics.wait is slow (see worker.ts).
+      let done = Atomics.load(ctl, FINISHED);
+      const until = performance.now() + SPIN_MS;
+      while (done !== units && performance.now() < until) {
+        for (let i = 0; done !== units && i < 1000; i++) done = Atomics.load(ctl, FINISHED);
+      }
+      while (done !== units) {
+        Atomics.wait(ctl, FINISHED, done, 1);
+        done = Atomics.load(ctl, FINISHED);
+      }
+      Atomics.store(ctl, NEXT, CLOSED);
+    }
+    const serial = mine > 0 ? ((t1 - t0) * units) / mine : Infinity;
+    if (performance.now() - t0 > 0.9 * serial) {
+      this.backoff = Math.min(MAX_BACKOFF, Math.max(1, 2 * this.backoff));
+      this.skip = this.backoff;
+    } else {
+      this.backoff = 0;
     }
     const failed = Atomics.load(ctl, ERROR);
     if (failed) throw new Error(`srigl: kernel worker ${failed} failed`);

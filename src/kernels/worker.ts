@@ -1,11 +1,21 @@
 // A kernel worker: instantiates the engine's module over the shared memory, then loops on the
 // control block: wait for a new job sequence number, run this thread's share, count it done.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ARGS_OFFSET, CONTROL_BYTES, DONE, ERROR, SEQ, STOP, runGemmShare, type WorkerInit } from './jobs.js';
+import { ARGS_OFFSET, CONTROL_BYTES, DONE, ERROR, SEQ, SLEEPERS, STOP, runGemmShare, type WorkerInit } from './jobs.js';
 import { instantiateKernels } from './module.js';
 
-/** Polls before sleeping: a job usually follows the last within microseconds during training. */
-const SPIN = 20000;
+/**
+ * Idle strategy. Waking a thread blocked in Atomics.wait (Atomics.notify) measured 0.1–2 ms on
+ * the *calling* thread on the 2-vCPU EPYC VM — more than most GEMMs take — so the main thread
+ * never notifies except to wake a worker from deep sleep (see ThreadPool). Instead a worker
+ * polls for SPIN_MS after its last job (jobs usually follow within that during training), then
+ * dozes in timed waits of DOZE_MS (it notices a job within a millisecond, and the main thread
+ * never waits for it: units are claimed dynamically), and after IDLE_MS without a job sleeps
+ * until notified, counted in SLEEPERS.
+ */
+const SPIN_MS = 2;
+const DOZE_MS = 1;
+const IDLE_MS = 1000;
 
 const init = workerData as WorkerInit;
 const kernels = instantiateKernels(init.module, init.memory);
@@ -14,13 +24,26 @@ const args = new Float64Array(init.control, ARGS_OFFSET, (CONTROL_BYTES - ARGS_O
 parentPort!.postMessage('ready');
 
 let seen = Atomics.load(ctl, SEQ);
+let lastJob = performance.now();
 for (;;) {
   let seq = Atomics.load(ctl, SEQ);
-  for (let i = 0; seq === seen && i < SPIN; i++) seq = Atomics.load(ctl, SEQ);
+  if (seq === seen && performance.now() - lastJob < SPIN_MS) {
+    const until = lastJob + SPIN_MS;
+    do {
+      for (let i = 0; seq === seen && i < 1000; i++) seq = Atomics.load(ctl, SEQ);
+    } while (seq === seen && performance.now() < until);
+  }
   if (seq === seen) {
-    Atomics.wait(ctl, SEQ, seen);
+    if (performance.now() - lastJob < IDLE_MS) {
+      Atomics.wait(ctl, SEQ, seen, DOZE_MS);
+    } else {
+      Atomics.add(ctl, SLEEPERS, 1);
+      Atomics.wait(ctl, SEQ, seen);
+      Atomics.sub(ctl, SLEEPERS, 1);
+    }
     continue;
   }
+  lastJob = performance.now();
   seen = seq;
   if (Atomics.load(ctl, STOP)) break;
   try {

@@ -3,17 +3,22 @@
 // Structure (BLIS-like): B is packed, one KC×NC block at a time, into k-major panels of NR
 // columns (zero-padded at the right edge) in the calling thread's scratch area; A is read in
 // place through a (row stride, k stride) pair, which covers both A[M,K] and A stored [K,M]
-// without packing. An MR×NR register-blocked microkernel then walks the panels.
+// without packing (packing A into MR-row panels measured no faster). An MR×NR
+// register-blocked microkernel then walks the panels.
 //
-// Threads split the output by rows [r0, r1). Every output element is produced by one lane of
-// one microkernel with the same sequence of multiply-adds over k whatever the split (the MR-row
-// and 1-row kernels do identical per-element work), so results are bit-identical for any
-// thread count.
+// Threads split the output into column ranges (see jobs.ts). Every output element is produced
+// by one lane of one microkernel with the same sequence of multiply-adds over k whatever the
+// split (the MR-row and 1-row kernels do identical per-element work, and C round-trips through
+// memory exactly between KC blocks), so results are bit-identical for any thread count.
 
 import { madd } from './simd';
 
-/** Rows of the register tile. */
-const MR: i32 = ASC_FEATURE_SIMD ? 6 : 1;
+/**
+ * Rows of the register tile. 4×8 (8 accumulators, 2 B vectors, 4 broadcasts = 14 of V8's 15
+ * allocatable xmm registers) measured ~1.8× faster than 6×8: V8 hoists all broadcast loads to
+ * the top of the loop body, so 6×8 needs 20 live vectors and spills accumulators every step.
+ */
+const MR: i32 = ASC_FEATURE_SIMD ? 4 : 1;
 /** Columns of the register tile (two v128 vectors). */
 const NR: i32 = 8;
 /** Depth of a packed block: KC·NR·4 bytes of a B panel stay in L1 while the rows stream. */
@@ -37,14 +42,17 @@ export function gemm_tile(): i32 {
 }
 
 /**
- * Rows [r0, r1) of C (+)= op(A)·op(B). form: 0 = NN (A[M,K], B[K,N]), 1 = TN (A[K,M]),
- * 2 = NT (B[N,K]). `scratch` is gemm_scratch_bytes() bytes owned by the calling thread.
+ * Rows [r0, r1) × columns [j0, j1) of C (+)= op(A)·op(B). form: 0 = NN (A[M,K], B[K,N]),
+ * 1 = TN (A[K,M]), 2 = NT (B[N,K]). j0 must be a multiple of NR (the split never moves the
+ * panel grid). `scratch` is gemm_scratch_bytes() bytes owned by the calling thread.
  */
-export function gemm_f32(form: i32, M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, acc: i32, r0: i32, r1: i32, scratch: usize): void {
-  if (r0 >= r1 || N <= 0) return;
+export function gemm_f32(form: i32, M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, acc: i32, r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize): void {
+  if (r0 >= r1 || j0 >= j1) return;
   const ldc = <usize>N << 2;
   if (K <= 0) {
-    if (!acc) memory.fill(c + <usize>r0 * ldc, 0, <usize>(r1 - r0) * ldc);
+    if (!acc) {
+      for (let i = r0; i < r1; i++) memory.fill(c + <usize>i * ldc + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
+    }
     return;
   }
   const rsA: usize = form == 1 ? 4 : <usize>K << 2;
@@ -52,8 +60,8 @@ export function gemm_f32(form: i32, M: i32, N: i32, K: i32, a: usize, b: usize, 
   const ksB: usize = form == 2 ? 4 : <usize>N << 2;
   const jsB: usize = form == 2 ? <usize>K << 2 : 4;
   const edge = scratch + PACK_BYTES;
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min(NC, N - jc);
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
       pack_b(b + <usize>pc * ksB + <usize>jc * jsB, ksB, jsB, kc, nc, scratch);
@@ -88,7 +96,7 @@ export function gemm_f32(form: i32, M: i32, N: i32, K: i32, a: usize, b: usize, 
 function block(mc: i32, kc: i32, a: usize, rsA: usize, ksA: usize, b: usize, c: usize, ldc: usize, keep: bool): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; i + MR <= mc; i += MR) kernel_6x8(kc, a + <usize>i * rsA, rsA, ksA, b, c + <usize>i * ldc, ldc, keep);
+    for (; i + MR <= mc; i += MR) kernel_4x8(kc, a + <usize>i * rsA, rsA, ksA, b, c + <usize>i * ldc, ldc, keep);
   }
   for (; i < mc; i++) kernel_1x8(kc, a + <usize>i * rsA, ksA, b, c + <usize>i * ldc, keep);
 }
@@ -119,6 +127,20 @@ function pack_b(b: usize, ks: usize, js: usize, kc: i32, nc: i32, dst: usize): v
         v128.store(d, v128.load(src));
         v128.store(d, v128.load(src, 16), 16);
       }
+    } else if (ASC_FEATURE_SIMD && ks == 4 && nr == NR) {
+      // Transposed source (NT): 8 columns × 4 k at a time through two 4×4 transposes.
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const src = bj + (<usize>k << 2);
+        const d = panel + (<usize>k << 5);
+        transpose_store(src, js, d);
+        transpose_store(src + js * 4, js, d + 16);
+      }
+      for (; k < kc; k++) {
+        const src = bj + (<usize>k << 2);
+        const d = panel + (<usize>k << 5);
+        for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), load<f32>(src + <usize>j * js));
+      }
     } else {
       // Column by column so a transposed source (ks == 4) is read sequentially.
       for (let j = 0; j < NR; j++) {
@@ -132,6 +154,21 @@ function pack_b(b: usize, ks: usize, js: usize, kc: i32, nc: i32, dst: usize): v
       }
     }
   }
+}
+
+/**
+ * Reads 4 k-contiguous values from each of 4 columns (column j at src + j·js) and stores them
+ * k-major: 4 vectors of 4 columns, 32 bytes apart (one panel row each).
+ */
+@inline
+function transpose_store(src: usize, js: usize, d: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + js), r2 = v128.load(src + js * 2), r3 = v128.load(src + js * 3);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(d, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+  v128.store(d, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+  v128.store(d, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
 }
 
 /** One row of C (8 columns) over kc steps of a packed panel. */
@@ -164,43 +201,33 @@ function kernel_1x8(kc: i32, a: usize, ksA: usize, b: usize, c: usize, keep: boo
   }
 }
 
-/** Six rows × 8 columns: 12 v128 accumulators, 2 B vectors, 1 broadcast (15 of 16 xmm). */
+/** Four rows × 8 columns: 8 v128 accumulators, 2 B vectors, 4 broadcasts (14 of 15 xmm). */
 @inline
-function kernel_6x8(kc: i32, a: usize, rsA: usize, ksA: usize, b: usize, c: usize, ldc: usize, keep: bool): void {
+function kernel_4x8(kc: i32, a: usize, rsA: usize, ksA: usize, b: usize, c: usize, ldc: usize, keep: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
-  const r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc;
+  const r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
   if (keep) {
     c00 = v128.load(c); c01 = v128.load(c, 16);
     c10 = v128.load(r1); c11 = v128.load(r1, 16);
     c20 = v128.load(r2); c21 = v128.load(r2, 16);
     c30 = v128.load(r3); c31 = v128.load(r3, 16);
-    c40 = v128.load(r4); c41 = v128.load(r4, 16);
-    c50 = v128.load(r5); c51 = v128.load(r5, 16);
   }
-  let a0 = a;
-  const d1 = rsA, d2 = rsA * 2, d3 = rsA * 3, d4 = rsA * 4, d5 = rsA * 5;
+  const d1 = rsA, d2 = rsA * 2, d3 = rsA * 3;
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(b), b1 = v128.load(b, 16);
-    let x = v128.load32_splat(a0);
+    let x = v128.load32_splat(a);
     c00 = madd(x, b0, c00); c01 = madd(x, b1, c01);
-    x = v128.load32_splat(a0 + d1);
+    x = v128.load32_splat(a + d1);
     c10 = madd(x, b0, c10); c11 = madd(x, b1, c11);
-    x = v128.load32_splat(a0 + d2);
+    x = v128.load32_splat(a + d2);
     c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
-    x = v128.load32_splat(a0 + d3);
+    x = v128.load32_splat(a + d3);
     c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
-    x = v128.load32_splat(a0 + d4);
-    c40 = madd(x, b0, c40); c41 = madd(x, b1, c41);
-    x = v128.load32_splat(a0 + d5);
-    c50 = madd(x, b0, c50); c51 = madd(x, b1, c51);
-    a0 += ksA; b += 32;
+    a += ksA; b += 32;
   }
   v128.store(c, c00); v128.store(c, c01, 16);
   v128.store(r1, c10); v128.store(r1, c11, 16);
   v128.store(r2, c20); v128.store(r2, c21, 16);
   v128.store(r3, c30); v128.store(r3, c31, 16);
-  v128.store(r4, c40); v128.store(r4, c41, 16);
-  v128.store(r5, c50); v128.store(r5, c51, 16);
 }
