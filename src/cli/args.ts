@@ -5,18 +5,20 @@ export class UsageError extends Error {}
 export interface OptionSpec {
   /** Long name without dashes, e.g. `batch-size`. */
   name: string;
-  kind: 'string' | 'int' | 'number' | 'bool' | 'enum' | 'int-list';
+  kind: 'string' | 'int' | 'number' | 'bool' | 'enum' | 'int-list' | 'number-map';
   /** Accepted values of an enum. */
   values?: readonly string[];
   /** Placeholder in help, e.g. `N`. */
   arg?: string;
   /** What the option does, and its default in words. */
   help: string;
-  /** Smallest accepted int/number. */
+  /** Smallest accepted int/number (for number-map: of every value). */
   min?: number;
+  /** Largest accepted value of a number-map, exclusive (e.g. 1 for sparsities). */
+  maxExclusive?: number;
 }
 
-export type OptionValue = string | number | boolean | number[];
+export type OptionValue = string | number | boolean | number[] | Record<string, number>;
 
 export interface ParsedArgs {
   /** Options given on the command line, by name (defaults are the command's business). */
@@ -104,6 +106,21 @@ function convert(command: string, spec: OptionSpec, raw: string): OptionValue {
       const parts = raw.split(',');
       if (!parts.every((p) => /^\d+$/.test(p.trim()))) throw bad('comma-separated integers, e.g. 1,2');
       return parts.map((p) => checkMin(Number(p), 'integers'));
+    }
+    case 'number-map': {
+      const map: Record<string, number> = {};
+      for (const part of raw.split(',')) {
+        const eq = part.indexOf('=');
+        const key = eq > 0 ? part.slice(0, eq).trim() : '';
+        const text = eq > 0 ? part.slice(eq + 1).trim() : '';
+        const v = Number(text);
+        if (key === '' || text === '' || !Number.isFinite(v)) throw bad('comma-separated name=value pairs, e.g. fc1=0.5,fc2=0.8');
+        if (key in map) throw bad(`each name once ("${key}" is repeated)`);
+        if (spec.min !== undefined && v < spec.min) throw bad(`values ≥ ${spec.min}`);
+        if (spec.maxExclusive !== undefined && v >= spec.maxExclusive) throw bad(`values < ${spec.maxExclusive}`);
+        map[key] = v;
+      }
+      return map;
     }
     case 'bool':
       throw new Error('unreachable: bool options take no value');

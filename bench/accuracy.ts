@@ -1,0 +1,382 @@
+// Accuracy sweep: dense, static, SET, RigL, SRigL without and with neuron ablation on full
+// Fashion-MNIST, at several sparsities, with the paper's small-scale recipe (SGD Nesterov 0.9,
+// cosine lr, weight decay 5e-4, batch 128, ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3).
+//
+// Resumable: each configuration writes one JSON file under bench/results/accuracy/ and is
+// skipped when that file exists; after every run (and with --summary-only) accuracy.md and
+// accuracy.json are regenerated from whatever results exist, missing ones marked.
+//
+//   npx tsx bench/accuracy.ts                      # full sweep: mlp and cnn
+//   npx tsx bench/accuracy.ts --models mlp --threads 2
+//   npx tsx bench/accuracy.ts --summary-only
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
+
+export const METHODS = ['dense', 'static', 'set', 'rigl', 'srigl-no-ablation', 'srigl-ablation'] as const;
+export type SweepMethod = (typeof METHODS)[number];
+const MODELS = ['mlp', 'cnn'] as const;
+
+export interface SweepOptions {
+  models: string[];
+  methods: SweepMethod[];
+  sparsities: number[];
+  /** Seeds run at every sparsity in `multiSeedAt` (and for dense); other sparsities run the first seed only. */
+  seeds: number[];
+  multiSeedAt: number[];
+  epochs: number;
+  lr: number;
+  threads: number;
+  data?: string;
+  limitTrain?: number;
+  resultsDir: string;
+  summaryOnly: boolean;
+  /** A run still going after this many minutes is killed and reported failed. Default 60. */
+  timeoutMinutes: number;
+}
+
+export interface SweepConfig {
+  id: string;
+  model: string;
+  method: SweepMethod;
+  /** null for dense. */
+  sparsity: number | null;
+  seed: number;
+  epochs: number;
+  lr: number;
+}
+
+export interface LayerResult {
+  name: string;
+  out: number;
+  fanIn: number;
+  nnz: number;
+  density: number;
+  k: number | null;
+  ablatedNeurons: number;
+}
+
+export interface SweepResult extends SweepConfig {
+  testAcc: number;
+  testLoss: number;
+  trainAcc: number;
+  wallSeconds: number;
+  /** Test accuracy after each epoch. */
+  history: number[];
+  nnz: number;
+  totalWeights: number;
+  updates: number;
+  layers: LayerResult[];
+  argv: string[];
+  machine: string;
+  date: string;
+}
+
+/** The repository root: the nearest ancestor holding package.json (works from bench/ and dist/bench/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+const ROOT = repoRoot();
+
+function configId(c: Omit<SweepConfig, 'id'>): string {
+  const s = c.sparsity === null ? 'dense' : `s${c.sparsity.toFixed(2)}`;
+  return `${c.model}_${c.method}_${s}_seed${c.seed}_e${c.epochs}_lr${c.lr}`;
+}
+
+/** Every configuration of the grid, in the order they run: the most telling ones first. */
+export function sweepConfigs(o: SweepOptions): SweepConfig[] {
+  const list: SweepConfig[] = [];
+  const add = (c: Omit<SweepConfig, 'id'>): void => {
+    list.push({ id: configId(c), ...c });
+  };
+  const [first, ...more] = o.seeds;
+  // Sparsities with several seeds first, then the rest, in the order given.
+  const order = [...o.sparsities.filter((s) => o.multiSeedAt.includes(s)), ...o.sparsities.filter((s) => !o.multiSeedAt.includes(s))];
+  for (const model of o.models) {
+    const base = { model, epochs: o.epochs, lr: o.lr };
+    if (o.methods.includes('dense')) add({ ...base, method: 'dense', sparsity: null, seed: first });
+    for (const s of order) for (const m of o.methods) if (m !== 'dense') add({ ...base, method: m, sparsity: s, seed: first });
+    for (const seed of more) {
+      if (o.methods.includes('dense')) add({ ...base, method: 'dense', sparsity: null, seed });
+      for (const s of order.filter((x) => o.multiSeedAt.includes(x))) for (const m of o.methods) if (m !== 'dense') add({ ...base, method: m, sparsity: s, seed });
+    }
+  }
+  return list;
+}
+
+function machineLine(threads: number): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${availableParallelism()} cores available, ${threads} kernel thread(s), Node ${process.version}`;
+}
+
+function trainArgv(c: SweepConfig, o: SweepOptions, outDir: string): string[] {
+  const argv = [
+    'train', '--model', c.model, '--epochs', String(c.epochs), '--lr', String(c.lr), '--batch-size', '128',
+    '--optimizer', 'sgd', '--momentum', '0.9', '--nesterov', '--weight-decay', '5e-4', '--schedule', 'cosine',
+    '--seed', String(c.seed), '--threads', String(o.threads), '--out', outDir, '--json', '--quiet',
+  ];
+  if (o.data !== undefined) argv.push('--data', o.data);
+  if (o.limitTrain !== undefined) argv.push('--limit-train', String(o.limitTrain));
+  if (c.method === 'dense') return [...argv, '--method', 'dense'];
+  const method = c.method.startsWith('srigl') ? 'srigl' : c.method;
+  argv.push('--method', method, '--sparsity', String(c.sparsity), '--distribution', 'erk');
+  if (method !== 'static') argv.push('--delta-t', '100', '--alpha', '0.3', '--t-end', '0.75');
+  if (method === 'srigl') argv.push(c.method === 'srigl-ablation' ? '--ablation' : '--no-ablation', '--gamma-sal', '0.3');
+  return argv;
+}
+
+async function runConfig(c: SweepConfig, o: SweepOptions): Promise<SweepResult> {
+  const outDir = mkdtempSync(join(tmpdir(), 'srigl-acc-'));
+  try {
+    const argv = trainArgv(c, o, outDir);
+    const { code, out, err } = await runChild(argv, o.timeoutMinutes * 60_000);
+    if (code !== 0) throw new Error(`srigl ${argv.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`);
+    const summary = JSON.parse(out);
+    const history = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).testAcc as number);
+    const sparse = summary.sparse;
+    return {
+      ...c,
+      testAcc: summary.final.testAcc,
+      testLoss: summary.final.testLoss,
+      trainAcc: summary.final.trainAcc,
+      wallSeconds: summary.final.wallSeconds,
+      history,
+      nnz: sparse.nnz,
+      totalWeights: sparse.totalWeights,
+      updates: sparse.updates,
+      layers: sparse.layers.map((l: LayerResult) => ({ name: l.name, out: l.out, fanIn: l.fanIn, nnz: l.nnz, density: l.density, k: l.k, ablatedNeurons: l.ablatedNeurons })),
+      argv: argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out'),
+      machine: machineLine(o.threads),
+      date: new Date().toISOString(),
+    };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `srigl` in a child process (same Node flags, so tsx works from source), killed after
+ * `timeoutMs`: one run that hangs or crashes cannot stop the sweep, and every run starts from
+ * the code and kernels on disk at that moment.
+ */
+function runChild(argv: string[], timeoutMs: number): Promise<{ code: number; out: string; err: string }> {
+  const here = fileURLToPath(import.meta.url);
+  const cli = fileURLToPath(new URL(`../src/cli/main${here.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [...process.execArgv, cli, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => {
+      err += `\ntimed out after ${Math.round(timeoutMs / 60_000)} min`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? 1, out, err });
+    });
+  });
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+function loadResults(dir: string): Map<string, SweepResult> {
+  const results = new Map<string, SweepResult>();
+  if (!existsSync(dir)) return results;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as SweepResult;
+    results.set(r.id, r);
+  }
+  return results;
+}
+
+const pct = (x: number): string => (100 * x).toFixed(2);
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** "88.12" for one seed, "88.12 ± 0.10 (2)" (mean ± half the range, seeds) for several, "—" when none. */
+function cell(rs: SweepResult[]): string {
+  if (rs.length === 0) return '—';
+  const accs = rs.map((r) => r.testAcc);
+  if (accs.length === 1) return pct(accs[0]);
+  return `${pct(mean(accs))} ± ${pct((Math.max(...accs) - Math.min(...accs)) / 2)} (${accs.length})`;
+}
+
+/** Regenerates accuracy.md and accuracy.json from the result files, marking missing configurations. */
+export function writeSummary(o: SweepOptions): { md: string; present: number; missing: number } {
+  const dir = join(o.resultsDir, 'accuracy');
+  const results = loadResults(dir);
+  const grid = sweepConfigs(o);
+  const missing = grid.filter((c) => !results.has(c.id));
+  const all = [...results.values()].filter((r) => r.epochs === o.epochs && r.lr === o.lr);
+  const lines: string[] = [
+    '# Accuracy sweep: Fashion-MNIST',
+    '',
+    `Produced by \`npx tsx bench/accuracy.ts --models ${o.models.join(',')} --epochs ${o.epochs} --lr ${o.lr}\` (resumable; one result file per`,
+    'configuration in `bench/results/accuracy/`). Recipe: SGD Nesterov momentum 0.9, cosine lr, weight decay 5e-4,',
+    `batch 128, ${o.epochs} epochs, peak lr ${o.lr}; sparse: ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3; sparse-aware Kaiming init for every`,
+    'method (dense included). The mlp keeps every layer sparse; the cnn keeps its first conv dense (as the paper\'s ResNets).',
+    'Test accuracy in %, full 10,000-example test set, after the last epoch; several seeds: mean ± half-range (seeds).',
+    '',
+    `Machine: ${[...new Set(all.map((r) => r.machine))].join('; ') || '—'}. Wall times are indicative (shared machine).`,
+    '',
+  ];
+  const json: Record<string, unknown> = { options: { ...o, resultsDir: undefined, timeoutMinutes: undefined }, results: all, missing: missing.map((c) => c.id) };
+  const patterns: Record<string, unknown> = {};
+  for (const model of o.models) {
+    const rs = all.filter((r) => r.model === model);
+    lines.push(`## ${model}`, '');
+    const dense = rs.filter((r) => r.method === 'dense');
+    lines.push(`Dense: ${cell(dense)}${dense.length > 0 ? `, ${Math.round(mean(dense.map((r) => r.wallSeconds)))} s per run` : ''}.`, '');
+    lines.push(`| method | ${o.sparsities.map((s) => `${s * 100}%`).join(' | ')} |`, `|---|${o.sparsities.map(() => '---|').join('')}`);
+    const at = (m: string, s: number): SweepResult[] => rs.filter((r) => r.method === m && r.sparsity === s);
+    for (const m of o.methods.filter((x) => x !== 'dense')) lines.push(`| ${m} | ${o.sparsities.map((s) => cell(at(m, s))).join(' | ')} |`);
+    lines.push('');
+    // The paper's pattern, as differences of means (percentage points).
+    const diff = (a: string, b: string, s: number): number | null => {
+      const x = at(a, s);
+      const y = at(b, s);
+      return x.length === 0 || y.length === 0 ? null : 100 * (mean(x.map((r) => r.testAcc)) - mean(y.map((r) => r.testAcc)));
+    };
+    const fmt = (d: number | null): string => (d === null ? '—' : `${d >= 0 ? '+' : ''}${d.toFixed(2)}`);
+    const rows: [string, string, string][] = [
+      ['SRigL+ablation − RigL', 'srigl-ablation', 'rigl'],
+      ['SRigL+ablation − SRigL no ablation', 'srigl-ablation', 'srigl-no-ablation'],
+      ['RigL − static', 'rigl', 'static'],
+      ['SET − static', 'set', 'static'],
+      ['SRigL+ablation − static', 'srigl-ablation', 'static'],
+      ['SRigL no ablation − static', 'srigl-no-ablation', 'static'],
+    ];
+    lines.push('Differences in points (the paper: SRigL+ablation ≈ RigL up to 95%; ablation ahead of no ablation at 99%; every dynamic method ahead of static):', '');
+    lines.push(`| difference | ${o.sparsities.map((s) => `${s * 100}%`).join(' | ')} |`, `|---|${o.sparsities.map(() => '---|').join('')}`);
+    const pm: Record<string, (number | null)[]> = {};
+    for (const [label, a, b] of rows) {
+      const ds = o.sparsities.map((s) => diff(a, b, s));
+      pm[label] = ds;
+      lines.push(`| ${label} | ${ds.map(fmt).join(' | ')} |`);
+    }
+    patterns[model] = pm;
+    lines.push('');
+    lines.push('Per run: nnz (of all Linear/Conv2d weights), per-layer nnz / fan-in k / ablated neurons, topology updates, wall time:', '');
+    lines.push('| method | sparsity | seed | test % | nnz | layers: nnz / k / ablated | updates | wall s |', '|---|---|---|---|---|---|---|---|');
+    const sorted = [...rs].sort((a, b) => (a.sparsity ?? 0) - (b.sparsity ?? 0) || METHODS.indexOf(a.method) - METHODS.indexOf(b.method) || a.seed - b.seed);
+    for (const r of sorted) {
+      const layers = r.layers.map((l) => `${l.name} ${l.nnz}/${l.k ?? '-'}/${l.ablatedNeurons}`).join(', ');
+      lines.push(`| ${r.method} | ${r.sparsity ?? '-'} | ${r.seed} | ${pct(r.testAcc)} | ${r.nnz} / ${r.totalWeights} | ${layers} | ${r.updates} | ${Math.round(r.wallSeconds)} |`);
+    }
+    lines.push('');
+  }
+  json.patterns = patterns;
+  if (missing.length > 0) lines.push(`## Missing (${missing.length} of ${grid.length} configurations not run yet)`, '', ...missing.map((c) => `- ${c.id}`), '');
+  const md = lines.join('\n');
+  mkdirSync(o.resultsDir, { recursive: true });
+  writeAtomic(join(o.resultsDir, 'accuracy.md'), md);
+  writeAtomic(join(o.resultsDir, 'accuracy.json'), JSON.stringify(json, null, 2) + '\n');
+  return { md, present: grid.length - missing.length, missing: missing.length };
+}
+
+export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<void> {
+  const dir = join(o.resultsDir, 'accuracy');
+  mkdirSync(dir, { recursive: true });
+  if (!o.summaryOnly) {
+    const grid = sweepConfigs(o);
+    for (const [i, c] of grid.entries()) {
+      const path = join(dir, `${c.id}.json`);
+      if (existsSync(path)) {
+        log(`[${i + 1}/${grid.length}] ${c.id}: done already`);
+        continue;
+      }
+      log(`[${i + 1}/${grid.length}] ${c.id}: running`);
+      try {
+        const r = await runConfig(c, o);
+        writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
+        log(`[${i + 1}/${grid.length}] ${c.id}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
+      } catch (e) {
+        log(`[${i + 1}/${grid.length}] ${c.id}: FAILED: ${(e as Error).message}`);
+      }
+      writeSummary(o);
+    }
+  }
+  const s = writeSummary(o);
+  log(`summary: ${s.present} configurations present, ${s.missing} missing → ${join(o.resultsDir, 'accuracy.md')}`);
+}
+
+function parseList<T>(raw: string, what: string, conv: (s: string) => T, ok: (v: T) => boolean): T[] {
+  const vs = raw.split(',').map((s) => conv(s.trim()));
+  for (const v of vs) if (!ok(v)) throw new Error(`--${what}: bad value ${String(v)} in "${raw}"`);
+  return vs;
+}
+
+export function parseSweepArgs(argv: readonly string[]): SweepOptions {
+  const o: SweepOptions = {
+    models: [...MODELS],
+    methods: [...METHODS],
+    sparsities: [0.8, 0.9, 0.95, 0.99],
+    seeds: [0, 1],
+    multiSeedAt: [0.9],
+    epochs: 20,
+    lr: 0.1,
+    threads: Math.min(2, availableParallelism()),
+    resultsDir: join(ROOT, 'bench', 'results'),
+    summaryOnly: false,
+    timeoutMinutes: 60,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    switch (a) {
+      case '--models': o.models = parseList(val(), 'models', String, (v) => (MODELS as readonly string[]).includes(v)); break;
+      case '--methods': o.methods = parseList(val(), 'methods', (s) => s as SweepMethod, (v) => METHODS.includes(v)); break;
+      case '--sparsities': o.sparsities = parseList(val(), 'sparsities', Number, (v) => v > 0 && v < 1); break;
+      case '--seeds': o.seeds = parseList(val(), 'seeds', Number, (v) => Number.isInteger(v) && v >= 0); break;
+      case '--multi-seed-at': o.multiSeedAt = parseList(val(), 'multi-seed-at', Number, (v) => v > 0 && v < 1); break;
+      case '--epochs': o.epochs = parseList(val(), 'epochs', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
+      case '--lr': o.lr = parseList(val(), 'lr', Number, (v) => v > 0)[0]; break;
+      case '--threads': o.threads = parseList(val(), 'threads', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
+      case '--data': o.data = val(); break;
+      case '--limit-train': o.limitTrain = parseList(val(), 'limit-train', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
+      case '--results': o.resultsDir = val(); break;
+      case '--summary-only': o.summaryOnly = true; break;
+      case '--timeout-min': o.timeoutMinutes = parseList(val(), 'timeout-min', Number, (v) => v > 0)[0]; break;
+      case '--help':
+        process.stdout.write(
+          'Usage: npx tsx bench/accuracy.ts [--models mlp,cnn] [--methods dense,static,set,rigl,srigl-no-ablation,srigl-ablation]\n' +
+            '  [--sparsities 0.8,0.9,0.95,0.99] [--seeds 0,1] [--multi-seed-at 0.9] [--epochs 20] [--lr 0.1] [--threads 2]\n' +
+            '  [--data DIR] [--limit-train N] [--results DIR] [--timeout-min 60] [--summary-only]\n',
+        );
+        process.exit(0);
+      default:
+        throw new Error(`unknown option ${a} (see --help)`);
+    }
+  }
+  if (o.seeds.length === 0) throw new Error('--seeds: give at least one seed');
+  return o;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runSweep(parseSweepArgs(process.argv.slice(2))).catch((e) => {
+    process.stderr.write(`bench/accuracy: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}

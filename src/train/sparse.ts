@@ -1,0 +1,338 @@
+/**
+ * Sparse training glue: builds a `SparseTopology` for a model's Linear/Conv2d weights, installs
+ * the masks on their Params, draws the sparse initial weights, and updates the topology inside
+ * the training loop (SRIGL.md §1–§4). The update itself lives in dst/; this file only moves
+ * arrays between the model, the optimizer and the topology.
+ *
+ * At an update step the loop's `afterBackward` hook still sees the dense gradient of every
+ * weight (the GEMM backward computes all of it), so that is what RigL/SRigL grow from —
+ * optionally averaged over the last `gradAccumulation` steps. The optimizer step that follows
+ * an update is the ordinary one, with two rules that keep the method's invariants:
+ * - the gradient is zeroed wherever the topology changed (dropped ∪ grown), so a regrown
+ *   weight and its optimizer state are still exactly 0 after that step;
+ * - an ablatable layer's bias gets a mask too (0 at ablated neurons), so the loop zeroes an
+ *   ablated neuron's bias gradient and the optimizer keeps its bias and bias state at 0.
+ */
+import type { Model } from '../nn/models.js';
+import type { SparsifiableLayer } from '../nn/layer.js';
+import { rowCounts } from '../sparse/mask.js';
+import { computeBudgets, type DistributionKind, type DistributionResult } from '../sparse/distribution.js';
+import { SparseTopology, type LayerTensors, type LayerTopologyStats, type LayerUpdateReport, type SparseMethod, type TopologyJSON } from '../dst/topology.js';
+import { dropFraction, isUpdateStep, tEndFromFraction } from '../dst/schedule.js';
+import { Rng } from '../tensor/rng.js';
+import type { StepInfo, TrainHooks } from './loop.js';
+import type { Optimizer } from './optimizer.js';
+
+export const SPARSE_METHODS: readonly SparseMethod[] = ['dense', 'static', 'set', 'rigl', 'srigl'];
+
+/** Options of sparse training; every default is the paper's small-scale recipe. */
+export interface SparseTrainingOptions {
+  method: SparseMethod;
+  /** Global sparsity over all sparsifiable weights, in [0, 1). Ignored for 'dense'. Default 0.9. */
+  sparsity?: number;
+  /** Default 'erk'. */
+  distribution?: DistributionKind;
+  /**
+   * Keep the first layer dense. Default: true when the first layer is a Conv2d (as the paper's
+   * ResNets), false otherwise (the MLP's first layer holds 88% of its weights, so keeping it
+   * dense would make 90% sparsity infeasible).
+   */
+  denseFirst?: boolean;
+  /** Per-layer sparsity by layer name (e.g. { fc2: 0.5 }); these layers are not rescaled. */
+  overrides?: Readonly<Record<string, number>>;
+  /** SRigL neuron ablation. Default true. */
+  ablation?: boolean;
+  /** SRigL γ_sal. Default 0.3. */
+  gammaSal?: number;
+  /** Optimizer steps between topology updates ΔT. Default 100. */
+  deltaT?: number;
+  /** Initial drop fraction α. Default 0.3. */
+  alpha?: number;
+  /** T_end as a fraction of all steps. Default 0.75. */
+  tEnd?: number;
+  /** Average the dense gradient over this many steps ending at each update step (1 ≤ N ≤ ΔT). Default 1. */
+  gradAccumulation?: number;
+  /** Seed of the masks, the sparse initial weights and SET's random regrowth. Default 0. */
+  seed?: number;
+}
+
+/** One layer's facts for logs, summaries and model metadata. */
+export interface SparseLayerStats extends LayerTopologyStats {
+  kind: 'linear' | 'conv2d';
+  /** Indices of the neurons with no weight (ablated). */
+  ablatedRows: number[];
+}
+
+/** What the training log and model metadata record about a sparse run. */
+export interface SparseRunInfo {
+  method: SparseMethod;
+  sparsity: number;
+  distribution: DistributionKind;
+  denseFirst: boolean;
+  overrides: Record<string, number>;
+  ablation: boolean;
+  gammaSal: number;
+  deltaT: number;
+  alpha: number;
+  tEnd: number;
+  gradAccumulation: number;
+  /** Topology updates applied so far. */
+  updates: number;
+  /** Nonzero weights over all sparsifiable layers, and their total size. */
+  nnz: number;
+  totalWeights: number;
+  layers: SparseLayerStats[];
+}
+
+/** A topology update as it happened, for the log. */
+export interface SparseUpdateEvent {
+  step: number;
+  dropFraction: number;
+  layers: LayerUpdateReport[];
+}
+
+type Resolved = Required<Omit<SparseTrainingOptions, 'overrides'>> & { overrides: Record<string, number> };
+
+function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions): Resolved {
+  const r: Resolved = {
+    method: o.method,
+    sparsity: o.method === 'dense' ? 0 : (o.sparsity ?? 0.9),
+    distribution: o.distribution ?? 'erk',
+    denseFirst: o.denseFirst ?? layers[0]?.kind === 'conv2d',
+    overrides: { ...(o.overrides ?? {}) },
+    ablation: o.ablation ?? true,
+    gammaSal: o.gammaSal ?? 0.3,
+    deltaT: o.deltaT ?? 100,
+    alpha: o.alpha ?? 0.3,
+    tEnd: o.tEnd ?? 0.75,
+    gradAccumulation: o.gradAccumulation ?? 1,
+    seed: o.seed ?? 0,
+  };
+  if (!SPARSE_METHODS.includes(r.method)) throw new RangeError(`unknown sparse method '${String(r.method)}', expected one of ${SPARSE_METHODS.join(', ')}`);
+  if (!Number.isInteger(r.deltaT) || r.deltaT < 1) throw new RangeError(`deltaT must be a positive integer, got ${r.deltaT}`);
+  if (!(r.alpha >= 0 && r.alpha <= 1)) throw new RangeError(`alpha must be in [0, 1], got ${r.alpha}`);
+  if (!(r.tEnd >= 0 && r.tEnd <= 1)) throw new RangeError(`tEnd must be a fraction in [0, 1], got ${r.tEnd}`);
+  if (!Number.isInteger(r.gradAccumulation) || r.gradAccumulation < 1 || r.gradAccumulation > r.deltaT) {
+    throw new RangeError(`gradAccumulation must be an integer in [1, deltaT=${r.deltaT}], got ${r.gradAccumulation}`);
+  }
+  if (!(Number.isFinite(r.gammaSal) && r.gammaSal >= 0)) throw new RangeError(`gammaSal must be a finite number ≥ 0, got ${r.gammaSal}`);
+  if (r.method === 'dense' && Object.keys(r.overrides).length > 0) throw new RangeError("per-layer sparsity overrides need a sparse method, not 'dense'");
+  return r;
+}
+
+/**
+ * The sparse side of one training run. Create it after building the model (it re-initialises
+ * the sparsifiable weights), pass `hooks(optimizer)` to `train`, and read `info()` for logs.
+ */
+export class SparseTraining {
+  readonly topology: SparseTopology;
+  readonly budgets: DistributionResult;
+  private readonly opts: Resolved;
+  private readonly layers: SparsifiableLayer[];
+  /** Sparse (masked) layers only: the ones updated. */
+  private readonly sparse: SparsifiableLayer[];
+  private readonly rng: Rng;
+  /** Running sums of dense gradients over the accumulation window (gradAccumulation > 1 only). */
+  private readonly gradSums: Map<string, Float32Array>;
+  private accumulated = 0;
+  private updates = 0;
+
+  private constructor(model: Model, options: SparseTrainingOptions, topology?: SparseTopology, rngState?: readonly number[]) {
+    this.layers = model.sparsifiable();
+    this.opts = resolve(this.layers, options);
+    const o = this.opts;
+    this.budgets = computeBudgets(
+      this.layers.map((l) => ({ name: l.name, shape: budgetShape(l), dense: o.method !== 'dense' && o.denseFirst && l.isFirst && !(l.name in o.overrides) })),
+      { sparsity: o.sparsity, distribution: o.distribution, overrides: o.overrides },
+    );
+    this.rng = new Rng(o.seed ^ 0x5eed5);
+    if (rngState !== undefined) this.rng.setState(rngState);
+    const init = topology === undefined;
+    this.topology = topology ?? SparseTopology.create(this.budgets.layers, { method: o.method, ablation: o.ablation, gammaSal: o.gammaSal }, this.rng);
+    for (const l of this.layers) {
+      const mask = this.topology.mask(l.name);
+      // Every method gets the same (sparse-aware Kaiming) init, so methods differ only in sparsity.
+      if (init) this.topology.initWeights({ name: l.name, weight: l.weight.value.data, bias: l.bias?.value.data }, this.rng);
+      if (mask !== null) this.installMask(l);
+    }
+    this.sparse = this.layers.filter((l) => this.topology.mask(l.name) !== null);
+    this.gradSums = new Map(o.gradAccumulation > 1 && this.updating ? this.sparse.map((l) => [l.name, new Float32Array(l.weight.size)]) : []);
+  }
+
+  /** Builds the topology for `model` (masks, budgets) and re-initialises its sparsifiable weights and biases. */
+  static create(model: Model, options: SparseTrainingOptions): SparseTraining {
+    return new SparseTraining(model, options);
+  }
+
+  /** Restores the topology saved by `toJSON` onto a model whose weights are already loaded (a resumed run). */
+  static restore(model: Model, options: SparseTrainingOptions, state: SparseTrainingState): SparseTraining {
+    const s = new SparseTraining(model, options, SparseTopology.fromJSON(state.topology), state.rng);
+    s.updates = state.updates;
+    return s;
+  }
+
+  get options(): Readonly<Resolved> {
+    return this.opts;
+  }
+
+  private get updating(): boolean {
+    return this.opts.method === 'set' || this.opts.method === 'rigl' || this.opts.method === 'srigl';
+  }
+
+  private mayAblate(l: SparsifiableLayer): boolean {
+    return this.opts.method === 'srigl' && this.opts.ablation && !l.isClassifier;
+  }
+
+  /** Copies the topology's mask (and, for ablating layers, the bias mask) into the layer's Params. */
+  private installMask(l: SparsifiableLayer): void {
+    const mask = this.topology.mask(l.name);
+    if (mask === null) return;
+    l.weight.setMask(mask);
+    if (l.bias !== null && this.mayAblate(l)) {
+      const ablated = this.topology.ablatedRows(l.name);
+      l.bias.setMask(Uint8Array.from(ablated, (a) => 1 - a));
+    }
+  }
+
+  /**
+   * The loop hooks: `afterBackward` accumulates dense gradients and applies the topology update
+   * at update steps; `afterStep` checks nothing and costs nothing (the optimizer already
+   * multiplies masked params by their masks). `onUpdate` sees every applied update.
+   */
+  hooks(optimizer: Optimizer, onUpdate?: (event: SparseUpdateEvent) => void): TrainHooks {
+    if (!this.updating) return {};
+    return {
+      afterBackward: (info: StepInfo) => {
+        const event = this.afterBackward(info, optimizer);
+        if (event !== null) onUpdate?.(event);
+      },
+    };
+  }
+
+  /** T_end in steps for a run of `totalSteps`. */
+  tEndSteps(totalSteps: number): number {
+    return tEndFromFraction(totalSteps, this.opts.tEnd);
+  }
+
+  /** Called after backward with dense gradients; returns the update applied, if any. */
+  afterBackward(info: Pick<StepInfo, 'step' | 'totalSteps'>, optimizer: Optimizer): SparseUpdateEvent | null {
+    if (!this.updating) return null;
+    const { deltaT, alpha, gradAccumulation } = this.opts;
+    const tEnd = this.tEndSteps(info.totalSteps);
+    const step = info.step;
+    if (gradAccumulation > 1) {
+      // The next update step at or after this one; accumulate when it is within the window.
+      const next = Math.max(deltaT, Math.ceil(step / deltaT) * deltaT);
+      if (next - step < gradAccumulation && next < tEnd) {
+        if (this.accumulated === 0) for (const a of this.gradSums.values()) a.fill(0);
+        for (const l of this.sparse) {
+          const sum = this.gradSums.get(l.name) as Float32Array;
+          const g = l.weight.grad.data;
+          for (let i = 0; i < sum.length; i++) sum[i] += g[i];
+        }
+        this.accumulated++;
+      }
+    }
+    if (!isUpdateStep(step, { deltaT, tEnd })) return null;
+    const f = dropFraction(step, { alpha, tEnd });
+    const count = this.accumulated;
+    const tensors: LayerTensors[] = this.sparse.map((l) => {
+      let grad = l.weight.grad.data;
+      if (count > 1) {
+        grad = this.gradSums.get(l.name) as Float32Array;
+        const inv = 1 / count;
+        for (let i = 0; i < grad.length; i++) grad[i] *= inv;
+      }
+      return {
+        name: l.name,
+        out: l.out,
+        fanIn: l.fanIn,
+        weight: l.weight.value.data,
+        grad,
+        bias: l.bias?.value.data,
+        // The step after the update must not move a weight that just changed: zero its gradient too.
+        optState: [...optimizer.state(l.weight).map((t) => t.data), l.weight.grad.data],
+        biasOptState: l.bias === null ? undefined : [...optimizer.state(l.bias).map((t) => t.data), l.bias.grad.data],
+        isClassifier: l.isClassifier,
+      };
+    });
+    const reports = this.topology.update(tensors, f, this.rng);
+    this.accumulated = 0;
+    for (const l of this.sparse) this.installMask(l);
+    this.updates++;
+    return { step, dropFraction: f, layers: reports };
+  }
+
+  /** Per-layer stats (density, fan-in, ablated neurons) in forward order. */
+  stats(): SparseLayerStats[] {
+    const kinds = new Map(this.layers.map((l) => [l.name, l.kind]));
+    return this.topology.stats().map((s) => {
+      const mask = this.topology.mask(s.name);
+      // Neurons with no weight: SRigL's ablated rows, or (rarely) a row an unstructured method emptied.
+      const counts = mask === null ? null : rowCounts(mask, s.out, s.fanIn);
+      const ablatedRows: number[] = [];
+      if (counts !== null) for (let r = 0; r < s.out; r++) if (counts[r] === 0) ablatedRows.push(r);
+      return { ...s, kind: kinds.get(s.name) as 'linear' | 'conv2d', ablatedRows };
+    });
+  }
+
+  /** Everything about the run for logs and model metadata. */
+  info(): SparseRunInfo {
+    const { method, sparsity, distribution, denseFirst, overrides, ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation } = this.opts;
+    const layers = this.stats();
+    return {
+      method, sparsity, distribution, denseFirst, overrides, ablation: method === 'srigl' && ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation,
+      updates: this.updates,
+      nnz: layers.reduce((a, l) => a + l.nnz, 0),
+      totalWeights: layers.reduce((a, l) => a + l.out * l.fanIn, 0),
+      layers,
+    };
+  }
+
+  /** Checkpoint state: the topology and the RNG (SET's regrowth draws from it). */
+  toJSON(): SparseTrainingState {
+    return { topology: this.topology.toJSON(), rng: this.rng.getState(), updates: this.updates };
+  }
+}
+
+export interface SparseTrainingState {
+  topology: TopologyJSON;
+  rng: number[];
+  updates: number;
+}
+
+/** The shape ERK sees: [out, in] for Linear, [out, in, kh, kw] for Conv2d. */
+function budgetShape(l: SparsifiableLayer): number[] {
+  const [kh, kw] = l.kernel;
+  return l.kind === 'conv2d' ? [l.out, l.fanIn / (kh * kw), kh, kw] : [l.out, l.fanIn];
+}
+
+/** One line per epoch: `fc1 d=0.080 k=62 abl=3 | …` (k only for SRigL, dense layers as `dense`). */
+export function formatSparseLine(layers: readonly SparseLayerStats[]): string {
+  return layers
+    .map((l) => {
+      if (l.density === 1) return `${l.name} dense`;
+      const k = l.k === null ? '' : ` k=${l.k}`;
+      return `${l.name} d=${l.density.toFixed(3)}${k} abl=${l.ablatedNeurons}`;
+    })
+    .join(' | ');
+}
+
+/** The final per-layer table (plain text, aligned). */
+export function formatSparseTable(info: SparseRunInfo): string {
+  const head = ['layer', 'kind', 'shape', 'nnz', 'density', 'fan-in k', 'active', 'ablated'];
+  const rows = info.layers.map((l) => [
+    l.name,
+    l.kind,
+    `${l.out}×${l.fanIn}`,
+    String(l.nnz),
+    l.density.toFixed(4),
+    l.k === null ? (l.density === 1 ? String(l.fanIn) : '-') : String(l.k),
+    String(l.activeNeurons),
+    String(l.ablatedNeurons),
+  ]);
+  rows.push(['total', '', '', String(info.nnz), (info.nnz / info.totalWeights).toFixed(4), '', '', String(info.layers.reduce((a, l) => a + l.ablatedNeurons, 0))]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (r: string[]): string => r.map((v, c) => (c === 0 || c === 1 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
