@@ -50,3 +50,12 @@ export { loadDataset, loadSplit, locateDataset, type DataSource, type LoadedData
 export { normalizeSplit, type NormalizedSplit } from './data/normalize.js';
 export { BatchIterator, type BatchIteratorOptions } from './data/batches.js';
 export { DATASET_NAMES, type DatasetName } from './data/datasets.js';
+export {
+  CondensedModel, condenseModel, checkNet,
+  type CondensedNet, type CondensedOp, type CondensedLayerReport, type CondensedModelOptions,
+} from './sparse/condensed/model.js';
+export { packCondensed, validateCondensed, type CondensedLayer } from './sparse/condensed/layer.js';
+export {
+  loadCondensed, saveCondensed, readCondensed, CONDENSED_FORMAT,
+  type CondensedInfo, type LoadedCondensedNet, type LoadCondensedOptions,
+} from './io/condensed-file.js';

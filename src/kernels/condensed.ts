@@ -66,10 +66,13 @@ export interface SparseKernels {
   denseGemv(L: DenseView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
   /** Yᵀ = W·Xᵀ + bias (the dense baseline). */
   denseGemm(L: DenseView, n: number, xT: Ptr, yT: Ptr, r0?: number, r1?: number): void;
+  /** dst[c, r] = src[r, c] for src [rows, cols]: batch-major [B, F] ⇄ batch-contiguous [F, B]. */
+  transpose(rows: number, cols: number, src: Ptr, dst: Ptr): void;
+  /** Σ of n floats at p, streamed: the benchmark's read-bandwidth probe. */
+  readSum(n: number, p: Ptr): number;
 }
 
-/** Every kernel variant, named what-then-how: tests and the benchmark iterate over this list. */
-export const SPARSE_VARIANTS = [
+const SPARSE_KERNELS = [
   { name: 'spmv_cfi_f32_1x4', op: 'spmvCfi', tile: '1x4' },
   { name: 'spmv_cfi_f32_1x8', op: 'spmvCfi', tile: '1x8' },
   { name: 'spmm_cfi_f32_1x16', op: 'spmmCfi', tile: '1x16' },
@@ -80,34 +83,81 @@ export const SPARSE_VARIANTS = [
   { name: 'dense_gemm_f32_4x8', op: 'denseGemm', tile: '4x8' },
 ] as const;
 
+/**
+ * Every kernel variant, named what-then-how (`__x2`: rows split over two threads through a
+ * RowRunner, bit-identical to one thread): tests and the benchmark iterate over this list.
+ */
+export const SPARSE_VARIANTS = SPARSE_KERNELS.flatMap((v) => [
+  { ...v, threads: 1 as const },
+  { ...v, name: `${v.name}__x2`, threads: 2 as const },
+]);
+
 type Fn = (...args: number[]) => void;
 
-/** Scratch bytes the batched sparse kernels need: one packed 16-lane panel of Xᵀ (cols × 64 bytes). */
+/** Scratch bytes the batched sparse kernels need per thread: one packed 16-lane panel of Xᵀ (cols × 64 bytes). */
 export function spmmScratchBytes(cols: number): number {
   return cols * 64;
 }
 
-/** Binds the exports of one srigl wasm module (any ISA level) to the SparseKernels interface. */
-export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<SparseIsa, 'reference'>): SparseKernels {
+/**
+ * Runs a row-splittable export `name(r0, r1, ...args)` over a row range on several threads
+ * (ThreadPool.rows, with the engine's own module instances): rows go out in units claimed dynamically, each row
+ * computed by exactly one thread with the same code, so results are bit-identical to one thread.
+ * With `scratch`, thread t gets `base + t·stride` as argument `arg` (its own scratch area).
+ */
+export interface RowRunner {
+  readonly threads: number;
+  /** Whether the other threads sleep (waking them costs more than small jobs gain). */
+  asleep(): boolean;
+  /** Calls `name(a, b, ...args)` for units [a, b) of `unitRows` rows covering [r0, r1); `scratch.arg` indexes `args`. */
+  rows(name: string, r0: number, r1: number, unitRows: number, args: readonly number[], scratch?: { arg: number; base: number; stride: number }): void;
+}
+
+/**
+ * Binds the exports of one srigl wasm module (any ISA level) to the SparseKernels interface.
+ * With a `runner` every row-splittable kernel splits its rows [r0, r1) over the runner's
+ * threads; the spmm kernels' `scratch` must then hold runner.threads × spmmScratchBytes(cols).
+ * The runner calls exports of its engine's module by name, so that engine must run the same
+ * ISA level as `isa`.
+ */
+export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<SparseIsa, 'reference'>, runner: RowRunner | null = null): SparseKernels {
   const fn = (name: string): Fn => {
     const f = exports[name];
     if (typeof f !== 'function') throw new Error(`wasm module (${isa}) lacks export ${name}`);
     return f as Fn;
   };
-  const spmv = { 16: { '1x4': fn('spmv_cfi_f32_u16_1x4'), '1x8': fn('spmv_cfi_f32_u16_1x8') }, 32: { '1x4': fn('spmv_cfi_f32_u32_1x4'), '1x8': fn('spmv_cfi_f32_u32_1x8') } };
-  const spmm = { 16: { '1x16': fn('spmm_cfi_f32_u16_1x16'), '2x16': fn('spmm_cfi_f32_u16_2x16') }, 32: { '1x16': fn('spmm_cfi_f32_u32_1x16'), '2x16': fn('spmm_cfi_f32_u32_2x16') } };
-  const csrv = { 16: fn('spmv_csr_f32_u16_1x8'), 32: fn('spmv_csr_f32_u32_1x8') };
-  const csrm = { 16: fn('spmm_csr_f32_u16_1x16'), 32: fn('spmm_csr_f32_u32_1x16') };
-  const gemv = fn('dense_gemv_f32_4x4');
-  const gemm = fn('dense_gemm_f32_4x8');
+  /** Calls `name(r0, r1, ...args)` here, or splits [r0, r1) over the runner's threads. */
+  const call = (name: string, r0: number, r1: number, args: number[], scratch?: { arg: number; bytes: number }): void => {
+    const rows = r1 - r0;
+    if (runner === null || rows < 2) {
+      fn(name)(r0, r1, ...args);
+      return;
+    }
+    // About four units per thread (a late or descheduled thread takes fewer), in whole 4-row
+    // blocks so the dense kernels' row tiles, and so every row's arithmetic, match one thread.
+    const unit = 4 * Math.ceil(rows / (16 * runner.threads));
+    runner.rows(name, r0, r1, unit, args, scratch ? { arg: scratch.arg, base: args[scratch.arg], stride: scratch.bytes } : undefined);
+  };
+  const bits = (L: { indexBits: 16 | 32 }) => (L.indexBits === 16 ? 'u16' : 'u32');
+  for (const b of ['u16', 'u32']) {
+    for (const n of [`spmv_cfi_f32_${b}_1x4`, `spmv_cfi_f32_${b}_1x8`, `spmm_cfi_f32_${b}_1x16`, `spmm_cfi_f32_${b}_2x16`, `spmv_csr_f32_${b}_1x8`, `spmm_csr_f32_${b}_1x16`]) fn(n);
+  }
+  fn('dense_gemv_f32_4x4');
+  fn('dense_gemm_f32_4x8');
+  const transpose = fn('transpose_f32');
+  const read = fn('read_f32') as unknown as (n: number, p: number) => number;
   return {
     isa,
-    spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => spmv[L.indexBits][tile](r0, r1, L.k, L.values, L.indices, L.bias, x, y),
-    spmmCfi: (tile, L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) => spmm[L.indexBits][tile](r0, r1, L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch),
-    spmvCsr: (L, x, y, r0 = 0, r1 = L.rows) => csrv[L.indexBits](r0, r1, L.rowPtr, L.colIdx, L.values, L.bias, x, y),
-    spmmCsr: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) => csrm[L.indexBits](r0, r1, L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch),
-    denseGemv: (L, x, y, r0 = 0, r1 = L.rows) => gemv(r0, r1, L.cols, L.W, L.bias, x, y),
-    denseGemm: (L, n, xT, yT, r0 = 0, r1 = L.rows) => gemm(r0, r1, L.cols, n, L.W, L.bias, xT, yT),
+    spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.values, L.indices, L.bias, x, y]),
+    spmmCfi: (tile, L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
+      call(`spmm_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch], { arg: 8, bytes: spmmScratchBytes(L.cols) }),
+    spmvCsr: (L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_csr_f32_${bits(L)}_1x8`, r0, r1, [L.rowPtr, L.colIdx, L.values, L.bias, x, y]),
+    spmmCsr: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
+      call(`spmm_csr_f32_${bits(L)}_1x16`, r0, r1, [L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch], { arg: 8, bytes: spmmScratchBytes(L.cols) }),
+    denseGemv: (L, x, y, r0 = 0, r1 = L.rows) => call('dense_gemv_f32_4x4', r0, r1, [L.cols, L.W, L.bias, x, y]),
+    denseGemm: (L, n, xT, yT, r0 = 0, r1 = L.rows) => call('dense_gemm_f32_4x8', r0, r1, [L.cols, n, L.W, L.bias, xT, yT]),
+    transpose: (rows, cols, src, dst) => transpose(rows, cols, src, dst),
+    readSum: (n, p) => read(n, p),
   };
 }
 
@@ -128,11 +178,11 @@ export function sparseWasmPath(isa: Exclude<SparseIsa, 'reference'>): string {
  * Instantiates the srigl wasm module of one ISA level over `memory`, or returns null when this
  * runtime does not validate it (e.g. relaxed SIMD on Node 20 without --experimental-wasm-relaxed-simd).
  */
-export function instantiateSparseKernels(memory: WebAssembly.Memory, isa: Exclude<SparseIsa, 'reference'>): SparseKernels | null {
+export function instantiateSparseKernels(memory: WebAssembly.Memory, isa: Exclude<SparseIsa, 'reference'>, runner: RowRunner | null = null): SparseKernels | null {
   const bytes = readFileSync(sparseWasmPath(isa));
   if (!WebAssembly.validate(bytes)) return null;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return bindSparseKernels(instance.exports, isa);
+  return bindSparseKernels(instance.exports, isa, runner);
 }
 
 /**
@@ -182,6 +232,17 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
     spmmCsr: (L, n, xT, yT, _scratch, r0, r1) => spmmCsr(L, n, xT, yT, r0, r1),
     denseGemv: (L, x, y, r0, r1) => denseGemm(L, 1, x, y, r0, r1),
     denseGemm,
+    transpose: (rows, cols, src, dst) => {
+      const h = f32();
+      const s = src >> 2, d = dst >> 2;
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) h[d + c * rows + r] = h[s + r * cols + c];
+    },
+    readSum: (n, p) => {
+      const h = f32();
+      let s = 0;
+      for (let i = 0; i < n; i++) s += h[(p >> 2) + i];
+      return s;
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Kernels } from './api.js';
+import type { RowRunner } from './condensed.js';
 import { WasmHeap } from './memory.js';
 import { compileKernels, instantiateKernels, type Isa } from './module.js';
 import { probeFeatures, type Features } from './probe.js';
@@ -29,6 +30,8 @@ export interface Engine {
   /** The backend actually in use (never `'auto'`). */
   readonly backend: Exclude<BackendName, 'auto'>;
   readonly threads: number;
+  /** The engine's thread pool as a row runner for the sparse kernels; null with one thread. */
+  readonly rows: RowRunner | null;
   /** Stops worker threads. The engine must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -47,7 +50,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const heap = new WasmHeap(options.initialBytes);
   const backend = options.backend ?? 'auto';
   if (backend === 'reference') {
-    return { heap, kernels: new ReferenceKernels(() => heap.memory.buffer), backend, threads: 1, close: async () => {} };
+    return { heap, kernels: new ReferenceKernels(() => heap.memory.buffer), backend, threads: 1, rows: null, close: async () => {} };
   }
   const features = await probeFeatures();
   const isa = backend === 'auto' ? bestIsa(features) : backend;
@@ -63,5 +66,5 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const small = heap.alloc(16);
   const pool = threads > 1 ? await ThreadPool.create(threads, module, heap.memory, exports, scratch) : null;
   const kernels = new WasmKernels(isa, exports, scratch[0], small, heap.memory, pool);
-  return { heap, kernels, backend: isa, threads, close: async () => { await pool?.close(); } };
+  return { heap, kernels, backend: isa, threads, rows: pool, close: async () => { await pool?.close(); } };
 }

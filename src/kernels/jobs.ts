@@ -4,7 +4,7 @@ import type { KernelExports } from './module.js';
  * The control block shared by the main thread and the workers: an Int32Array of flags and a
  * Float64Array of job arguments in one SharedArrayBuffer.
  */
-export const CONTROL_BYTES = 256;
+export const CONTROL_BYTES = 512;
 /** Int32 slots. */
 export const SEQ = 0;
 export const DONE = 1;
@@ -20,6 +20,19 @@ export const CLOSED = 1 << 30;
 /** Float64 slots, starting at byte ARGS_OFFSET. */
 export const ARGS_OFFSET = 64;
 export const A_FORM = 0, A_M = 1, A_N = 2, A_K = 3, A_A = 4, A_B = 5, A_C = 6, A_ACC = 7, A_COLS = 8, A_UNITS = 9;
+/** Which job the arguments describe (JOB_GEMM or JOB_ROWS); A_UNITS counts the units of either. */
+export const A_JOB = 10;
+export const JOB_GEMM = 0, JOB_ROWS = 1;
+/**
+ * A row job (ThreadPool.rows): export `name(a, b, ...args)` over units [a, b) of A_UNIT_ROWS rows
+ * covering [A_R0, A_R1). A_FN numbers the export name (held as UTF-8 at NAME_OFFSET, A_NAME_LEN
+ * bytes); A_SCRATCH_ARG ≥ 0 makes that argument thread t's scratch, A_SCRATCH + t·A_SCRATCH_STRIDE.
+ */
+export const A_FN = 11, A_NAME_LEN = 12, A_R0 = 13, A_R1 = 14, A_UNIT_ROWS = 15, A_SCRATCH_ARG = 16, A_SCRATCH = 17, A_SCRATCH_STRIDE = 18, A_NARGS = 19, A_ARGS = 20;
+/** Most arguments (after r0, r1) a row job's export may take. */
+export const MAX_ROW_ARGS = 16;
+/** Bytes [NAME_OFFSET, CONTROL_BYTES) of the control block: a row job's export name. */
+export const NAME_OFFSET = ARGS_OFFSET + (A_ARGS + MAX_ROW_ARGS) * 8;
 
 /** What a worker needs to run its share of every job. */
 export interface WorkerInit {
@@ -34,7 +47,43 @@ export interface WorkerInit {
 
 const controls = new WeakMap<ArrayBufferLike, Int32Array>();
 
+type RowFn = (...args: number[]) => void;
+/** Per module instance: the export behind each row-job function number (names decoded once). */
+const rowFns = new WeakMap<object, Map<number, RowFn>>();
+
+function rowFunction(k: object, args: Float64Array): RowFn {
+  let fns = rowFns.get(k);
+  if (!fns) rowFns.set(k, (fns = new Map()));
+  const id = args[A_FN];
+  let f = fns.get(id);
+  if (!f) {
+    const name = new TextDecoder().decode(new Uint8Array(args.buffer, NAME_OFFSET, args[A_NAME_LEN]).slice());
+    const e = (k as Record<string, unknown>)[name];
+    if (typeof e !== 'function') throw new Error(`srigl: row job names ${JSON.stringify(name)}, which the kernel module does not export`);
+    f = e as RowFn;
+    fns.set(id, f);
+  }
+  return f;
+}
+
+/** Runs unit u of the row job in `args` as thread `index` (which picks its scratch). */
+function runRowUnit(k: KernelExports, args: Float64Array, index: number, u: number): void {
+  const r0 = args[A_R0] + u * args[A_UNIT_ROWS];
+  const r1 = Math.min(args[A_R1], r0 + args[A_UNIT_ROWS]);
+  const n = args[A_NARGS];
+  const call = new Array<number>(n + 2);
+  call[0] = r0;
+  call[1] = r1;
+  for (let i = 0; i < n; i++) call[i + 2] = args[A_ARGS + i];
+  const s = args[A_SCRATCH_ARG];
+  if (s >= 0) call[s + 2] = args[A_SCRATCH] + index * args[A_SCRATCH_STRIDE];
+  rowFunction(k, args)(...call);
+}
+
 /**
+ * Runs units of the job in `args` until none is left: for a row job (A_JOB = JOB_ROWS) unit u
+ * is a row range of its export (see A_FN); the rest of this comment is about GEMM jobs.
+ *
  * Runs units of the GEMM described in `args` until none is left. Unit u is the column range
  * [u·A_COLS, (u+1)·A_COLS) ∩ [0, N) over all rows (A_COLS is a multiple of the register tile's
  * columns); each thread packs only the B columns of the units it claims. Units are claimed
@@ -57,9 +106,14 @@ export function runGemmShare(k: KernelExports, args: Float64Array, index: number
   for (let ran = 0; ; ran++) {
     const u = Atomics.add(ctl, NEXT, 1);
     if (u >= CLOSED || u >= args[A_UNITS]) return ran;
-    const M = args[A_M], N = args[A_N], cols = args[A_COLS];
-    const j0 = u * cols, j1 = Math.min(N, j0 + cols);
     try {
+      // The job kind is read after the claim, like every argument (see above).
+      if (args[A_JOB] === JOB_ROWS) {
+        runRowUnit(k, args, index, u);
+        continue;
+      }
+      const M = args[A_M], N = args[A_N], cols = args[A_COLS];
+      const j0 = u * cols, j1 = Math.min(N, j0 + cols);
       k.gemm_f32(args[A_FORM], M, N, args[A_K], args[A_A], args[A_B], args[A_C], args[A_ACC], 0, M, j0, j1, scratch);
     } catch (err) {
       if (index > 0) Atomics.store(ctl, ERROR, index);

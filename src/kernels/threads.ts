@@ -1,5 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { ARGS_OFFSET, A_ACC, A_A, A_B, A_C, A_COLS, A_FORM, A_K, A_M, A_N, A_UNITS, CLOSED, CONTROL_BYTES, ERROR, FINISHED, NEXT, SEQ, SLEEPERS, STOP, runGemmShare, type WorkerInit } from './jobs.js';
+import {
+  A_ARGS, A_FN, A_JOB, A_NAME_LEN, A_NARGS, A_R0, A_R1, A_SCRATCH, A_SCRATCH_ARG, A_SCRATCH_STRIDE, A_UNIT_ROWS, JOB_GEMM, JOB_ROWS,
+  MAX_ROW_ARGS, NAME_OFFSET,
+} from './jobs.js';
+import type { RowRunner } from './condensed.js';
 import type { KernelExports } from './module.js';
 
 /**
@@ -39,9 +44,12 @@ function spawnWorker(init: WorkerInit): Worker {
  * same module over the same shared memory. Dispatch is synchronous: the caller publishes a
  * job in the control block, runs share 0 itself, then waits until every worker has finished.
  */
-export class ThreadPool {
+export class ThreadPool implements RowRunner {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
+  /** Where a row job's export name goes, and the names seen so far → their number and bytes. */
+  private readonly names: Uint8Array;
+  private readonly rowFns = new Map<string, { id: number; bytes: Uint8Array }>();
   /** GEMM calls still to run unsplit, and the length of the next such run (see gemm). */
   private skip = 0;
   private backoff = 0;
@@ -54,7 +62,8 @@ export class ThreadPool {
     private readonly scratch: number,
   ) {
     this.ctl = new Int32Array(control, 0, ARGS_OFFSET / 4);
-    this.args = new Float64Array(control, ARGS_OFFSET, (CONTROL_BYTES - ARGS_OFFSET) / 8);
+    this.args = new Float64Array(control, ARGS_OFFSET, (NAME_OFFSET - ARGS_OFFSET) / 8);
+    this.names = new Uint8Array(control, NAME_OFFSET, CONTROL_BYTES - NAME_OFFSET);
     Atomics.store(this.ctl, NEXT, CLOSED);
   }
 
@@ -115,6 +124,7 @@ export class ThreadPool {
     const a = this.args, ctl = this.ctl;
     const cols = this.unitCols(N, tileCols);
     const units = Math.ceil(N / cols);
+    a[A_JOB] = JOB_GEMM;
     a[A_FORM] = form; a[A_M] = M; a[A_N] = N; a[A_K] = K;
     a[A_A] = A; a[A_B] = B; a[A_C] = C; a[A_ACC] = acc;
     a[A_COLS] = cols; a[A_UNITS] = units;
@@ -149,6 +159,58 @@ export class ThreadPool {
       this.skip = this.backoff;
     } else {
       this.backoff = 0;
+    }
+    const failed = Atomics.load(ctl, ERROR);
+    if (failed) throw new Error(`srigl: kernel worker ${failed} failed`);
+  }
+
+  /** Whether a worker is in deep sleep (waking it costs the calling thread up to ~2 ms, see worker.ts). */
+  asleep(): boolean {
+    return Atomics.load(this.ctl, SLEEPERS) > 0;
+  }
+
+  /**
+   * Runs the wasm export `name(a, b, ...args)` over units [a, b) of `unitRows` rows covering
+   * [r0, r1) on all threads (RowRunner): how the sparse inference kernels split their rows.
+   * Units are claimed dynamically as in gemm (the same protocol and control block); each row is
+   * computed by one thread with the same code, so results match one thread bit for bit.
+   * `scratch.arg` names the argument that becomes thread t's scratch, base + t·stride.
+   */
+  rows(name: string, r0: number, r1: number, unitRows: number, args: readonly number[], scratch?: { arg: number; base: number; stride: number }): void {
+    if (args.length > MAX_ROW_ARGS) throw new RangeError(`ThreadPool.rows: ${name} takes ${args.length} arguments, at most ${MAX_ROW_ARGS} fit`);
+    if (!(r1 > r0) || !Number.isInteger(unitRows) || unitRows < 1) throw new RangeError(`ThreadPool.rows: bad rows [${r0}, ${r1}) or unit ${unitRows}`);
+    let fn = this.rowFns.get(name);
+    if (!fn) {
+      const bytes = new TextEncoder().encode(name);
+      if (bytes.length > this.names.length) throw new RangeError(`ThreadPool.rows: export name ${name} is too long`);
+      this.rowFns.set(name, (fn = { id: this.rowFns.size, bytes }));
+    }
+    const a = this.args, ctl = this.ctl;
+    const units = Math.ceil((r1 - r0) / unitRows);
+    this.names.set(fn.bytes);
+    a[A_JOB] = JOB_ROWS; a[A_FN] = fn.id; a[A_NAME_LEN] = fn.bytes.length;
+    a[A_R0] = r0; a[A_R1] = r1; a[A_UNIT_ROWS] = unitRows; a[A_UNITS] = units;
+    a[A_SCRATCH_ARG] = scratch ? scratch.arg : -1; a[A_SCRATCH] = scratch?.base ?? 0; a[A_SCRATCH_STRIDE] = scratch?.stride ?? 0;
+    a[A_NARGS] = args.length;
+    for (let i = 0; i < args.length; i++) a[A_ARGS + i] = args[i];
+    Atomics.store(ctl, FINISHED, 0);
+    Atomics.store(ctl, ERROR, 0);
+    Atomics.store(ctl, NEXT, 0);
+    Atomics.add(ctl, SEQ, 1);
+    if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ);
+    try {
+      runGemmShare(this.kernels, a, 0, this.scratch);
+    } finally {
+      let done = Atomics.load(ctl, FINISHED);
+      const until = performance.now() + SPIN_MS;
+      while (done !== units && performance.now() < until) {
+        for (let i = 0; done !== units && i < 1000; i++) done = Atomics.load(ctl, FINISHED);
+      }
+      while (done !== units) {
+        Atomics.wait(ctl, FINISHED, done, 1);
+        done = Atomics.load(ctl, FINISHED);
+      }
+      Atomics.store(ctl, NEXT, CLOSED);
     }
     const failed = Atomics.load(ctl, ERROR);
     if (failed) throw new Error(`srigl: kernel worker ${failed} failed`);

@@ -7,7 +7,17 @@ const SPECS: OptionSpec[] = [
   { name: 'json', kind: 'bool', help: 'Print JSON instead of the markdown table. Default off.' },
 ];
 
-export const BENCH_HELP = formatHelp('srigl bench kernels [options]', 'Measures every GEMM kernel variant beside a plain-JS loop at training shapes.', SPECS);
+export const BENCH_HELP = formatHelp(
+  'srigl bench kernels|inference [options]',
+  'kernels: measures every GEMM kernel variant beside a plain-JS loop at training shapes.\n' +
+    'inference: condensed sparse layers vs our dense, CSR and onnxruntime (bench/inference.ts); --threads applies to kernels only.',
+  SPECS,
+);
+
+interface InferenceBenchModule {
+  benchInference(opts: { quick?: boolean }): Promise<unknown>;
+  inferenceMarkdown(result: never, command: string): string;
+}
 
 interface KernelBenchModule {
   benchKernels(opts: { threads?: number[]; json?: boolean; quick?: boolean }): Promise<unknown>;
@@ -20,10 +30,17 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
     io.stdout.write(BENCH_HELP);
     return 0;
   }
-  if (args.positionals.length !== 1 || args.positionals[0] !== 'kernels') {
-    throw new UsageError(`srigl bench: expected the benchmark name "kernels", got ${args.positionals.length ? args.positionals.map((p) => `"${p}"`).join(' ') : 'none'}`);
+  if (args.positionals.length !== 1 || (args.positionals[0] !== 'kernels' && args.positionals[0] !== 'inference')) {
+    throw new UsageError(`srigl bench: expected the benchmark name "kernels" or "inference", got ${args.positionals.length ? args.positionals.map((p) => `"${p}"`).join(' ') : 'none'}`);
   }
   const json = args.options.get('json') === true;
+  const quick = args.options.get('quick') === true;
+  if (args.positionals[0] === 'inference') {
+    const inf = (await import(new URL('../../../bench/inference.js', import.meta.url).href)) as InferenceBenchModule;
+    const result = await inf.benchInference({ quick });
+    io.stdout.write(json ? JSON.stringify(result) + '\n' : inf.inferenceMarkdown(result as never, `srigl bench inference${quick ? ' --quick' : ''}`));
+    return 0;
+  }
   // bench/ sits beside src/ (in dist too) and imports from src/, so it is loaded on demand.
   const mod = (await import(new URL('../../../bench/kernels.js', import.meta.url).href)) as KernelBenchModule;
   const result = await mod.benchKernels({ threads: args.options.get('threads') as number[] | undefined, json, quick: args.options.get('quick') === true });

@@ -236,3 +236,55 @@ function denseLane(r0: i32, r1: i32, k0: i32, k1: i32, b: i32, ldw: usize, ldx: 
     store<f32>(yp, s);
   }
 }
+
+// ---- layout change ----------------------------------------------------------------------------
+
+/** Block edge of the transpose: 16×16 floats (1 KiB) of source and destination stay in L1. */
+const TB: i32 = 16;
+
+/**
+ * dst[c, r] = src[r, c] for src [rows, cols] row-major: converts batch-major activations
+ * [B, features] to the batch-contiguous Xᵀ [features, B] the batched kernels take, and back.
+ */
+export function transpose_f32(rows: i32, cols: i32, src: usize, dst: usize): void {
+  const lds = <usize>cols << 2;
+  const ldd = <usize>rows << 2;
+  for (let r0 = 0; r0 < rows; r0 += TB) {
+    const r1 = min(r0 + TB, rows);
+    for (let c0 = 0; c0 < cols; c0 += TB) {
+      const c1 = min(c0 + TB, cols);
+      for (let r = r0; r < r1; r++) {
+        const s = src + <usize>r * lds;
+        const d = dst + (<usize>r << 2);
+        for (let c = c0; c < c1; c++) store<f32>(d + <usize>c * ldd, load<f32>(s + (<usize>c << 2)));
+      }
+    }
+  }
+}
+
+// ---- benchmark probe --------------------------------------------------------------------------
+
+/**
+ * Σ of `n` floats at p (n a multiple of 16 in the SIMD modules) with four independent
+ * accumulators: a pure streaming read, so the inference benchmark can measure the read
+ * bandwidth of a working set the size of a layer's values + indices.
+ */
+export function read_f32(n: i32, p: usize): f32 {
+  let s: f32 = 0;
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 16 <= n; i += 16) {
+      const q = p + (<usize>i << 2);
+      a0 = f32x4.add(a0, v128.load(q));
+      a1 = f32x4.add(a1, v128.load(q, 16));
+      a2 = f32x4.add(a2, v128.load(q, 32));
+      a3 = f32x4.add(a3, v128.load(q, 48));
+    }
+    const a = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+  }
+  for (; i < n; i++) s += load<f32>(p + (<usize>i << 2));
+  return s;
+}

@@ -1,0 +1,206 @@
+/**
+ * Condensed model files: a `CondensedNet` as safetensors. Per Linear/Conv2d layer `<name>.values`
+ * F32 [nActive, k], `<name>.indices` U16 (U32 when the layer has more than 65,536 inputs)
+ * [nActive, k], `<name>.bias` F32 [nActive] and `<name>.active_map` U32 [nActive]; metadata
+ * `format` = `srigl-condensed`, `version`, `arch` (JSON ModelSpec), `ops` (JSON: the op list with
+ * each layer's out/in features, nActive and k, conv geometry and pooling), `k` (JSON: name → k)
+ * and, when known, `dataset` and `source` (JSON facts about the model it came from).
+ */
+import { createEngine, type Engine } from '../kernels/engine.js';
+import type { ConvGeometry } from '../kernels/condensed.js';
+import { parseModelSpec } from '../nn/models.js';
+import { CondensedModel, checkNet, type CondensedModelOptions, type CondensedNet, type CondensedOp } from '../sparse/condensed/model.js';
+import type { CondensedLayer } from '../sparse/condensed/layer.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
+
+export const CONDENSED_FORMAT = 'srigl-condensed';
+export const CONDENSED_FORMAT_VERSION = '1';
+
+/** Facts recorded with a condensed file. */
+export interface CondensedInfo {
+  /** Dataset of the source model, e.g. `fashion-mnist`. */
+  dataset?: string;
+  /** Anything JSON about the source model (path, metrics, sparse run facts). */
+  source?: unknown;
+}
+
+/** How a layer op is described in the `ops` metadata (arrays live in tensors). */
+type OpMeta =
+  | { kind: 'linear'; name: string; outFeatures: number; inFeatures: number; nActive: number; k: number }
+  | { kind: 'conv2d'; name: string; outFeatures: number; inFeatures: number; nActive: number; k: number; geometry: ConvGeometry }
+  | { kind: 'relu' }
+  | { kind: 'maxpool'; kernel: number; stride: number }
+  | { kind: 'flatten' };
+
+/** Writes a condensed network atomically (temporary file, fsync, rename). */
+export function saveCondensed(path: string, net: CondensedNet, info: CondensedInfo = {}): void {
+  checkNet(net);
+  const tensors: SafeTensor[] = [];
+  const ops: OpMeta[] = [];
+  const ks: Record<string, number> = {};
+  for (const op of net.ops) {
+    if (op.kind !== 'linear' && op.kind !== 'conv2d') {
+      ops.push(op);
+      continue;
+    }
+    const L = op.layer;
+    const base = { name: op.name, outFeatures: L.outFeatures, inFeatures: L.inFeatures, nActive: L.nActive, k: L.k };
+    ops.push(op.kind === 'conv2d' ? { kind: 'conv2d', ...base, geometry: op.geometry } : { kind: 'linear', ...base });
+    ks[op.name] = L.k;
+    tensors.push(
+      { name: `${op.name}.values`, dtype: 'F32', shape: [L.nActive, L.k], data: L.values },
+      { name: `${op.name}.indices`, dtype: L.indices instanceof Uint16Array ? 'U16' : 'U32', shape: [L.nActive, L.k], data: L.indices },
+      { name: `${op.name}.bias`, dtype: 'F32', shape: [L.nActive], data: L.bias },
+      { name: `${op.name}.active_map`, dtype: 'U32', shape: [L.nActive], data: L.activeMap },
+    );
+  }
+  const metadata: Record<string, string> = {
+    format: CONDENSED_FORMAT, version: CONDENSED_FORMAT_VERSION, arch: JSON.stringify(net.spec), ops: JSON.stringify(ops), k: JSON.stringify(ks),
+  };
+  if (info.dataset !== undefined) metadata.dataset = info.dataset;
+  if (info.source !== undefined) metadata.source = JSON.stringify(info.source);
+  writeSafetensors(path, tensors, metadata);
+}
+
+export interface LoadedCondensedNet {
+  net: CondensedNet;
+  info: CondensedInfo;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Reads and fully validates a condensed file (a path or its bytes) without touching wasm
+ * memory: the safetensors structure (readSafetensors), the format tag and version, the op list,
+ * that the file holds exactly each layer's four tensors with the dtypes and shapes the ops
+ * declare, then every layer (validateCondensed: indices in range and strictly ascending per row,
+ * finite values, active map) and the chaining of the ops (checkNet).
+ */
+export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
+  const source = typeof input === 'string' ? input : '<memory>';
+  const file = readSafetensors(input, { source });
+  const meta = file.metadata;
+  const fail = (msg: string): never => {
+    throw new Error(`${source}: ${msg}`);
+  };
+  if (meta.format !== CONDENSED_FORMAT) fail(`not a condensed srigl model (metadata format is ${JSON.stringify(meta.format)}, expected "${CONDENSED_FORMAT}")`);
+  if (meta.version !== CONDENSED_FORMAT_VERSION) fail(`unsupported condensed format version ${JSON.stringify(meta.version)} (this build reads ${CONDENSED_FORMAT_VERSION})`);
+  let spec;
+  try {
+    spec = parseModelSpec(parseJson(source, 'arch', meta.arch));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const rawOps = parseJson(source, 'ops', meta.ops);
+  if (!Array.isArray(rawOps)) return fail('metadata "ops" must be a JSON array');
+  const count = (v: unknown, what: string): number => {
+    if (!Number.isSafeInteger(v) || (v as number) < 0) fail(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const used = new Set<string>();
+  const ops: CondensedOp[] = rawOps.map((raw: unknown, i: number): CondensedOp => {
+    if (typeof raw !== 'object' || raw === null) return fail(`ops[${i}] must be an object`);
+    const o = raw as Record<string, unknown>;
+    switch (o.kind) {
+      case 'relu':
+      case 'flatten':
+        return { kind: o.kind };
+      case 'maxpool':
+        return { kind: 'maxpool', kernel: count(o.kernel, `ops[${i}].kernel`), stride: count(o.stride, `ops[${i}].stride`) };
+      case 'linear':
+      case 'conv2d': {
+        const name = o.name;
+        if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name)) return fail(`ops[${i}].name must be a layer name, got ${JSON.stringify(name)}`);
+        if (used.has(name)) fail(`layer "${name}" appears twice in ops`);
+        used.add(name);
+        const layer = readLayer(source, file.tensors, name, {
+          outFeatures: count(o.outFeatures, `ops[${i}].outFeatures`), inFeatures: count(o.inFeatures, `ops[${i}].inFeatures`),
+          nActive: count(o.nActive, `ops[${i}].nActive`), k: count(o.k, `ops[${i}].k`),
+        });
+        if (o.kind === 'linear') return { kind: 'linear', name, layer };
+        const g = o.geometry as Record<string, unknown> | null;
+        if (typeof g !== 'object' || g === null) return fail(`ops[${i}].geometry must be an object`);
+        const geometry: ConvGeometry = {
+          C: count(g.C, `ops[${i}].geometry.C`), H: count(g.H, `ops[${i}].geometry.H`), W: count(g.W, `ops[${i}].geometry.W`),
+          kh: count(g.kh, `ops[${i}].geometry.kh`), kw: count(g.kw, `ops[${i}].geometry.kw`),
+          stride: count(g.stride, `ops[${i}].geometry.stride`), pad: count(g.pad, `ops[${i}].geometry.pad`),
+        };
+        return { kind: 'conv2d', name, layer, geometry };
+      }
+      default:
+        return fail(`ops[${i}] has unknown kind ${JSON.stringify(o.kind)}`);
+    }
+  });
+  for (const name of file.tensors.keys()) {
+    const dot = name.lastIndexOf('.');
+    if (dot < 0 || !used.has(name.slice(0, dot))) fail(`unexpected tensor "${name}" (no layer op names it)`);
+  }
+  const net: CondensedNet = { spec, ops };
+  try {
+    checkNet(net);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const info: CondensedInfo = {
+    dataset: meta.dataset,
+    source: meta.source === undefined ? undefined : parseJson(source, 'source', meta.source),
+  };
+  return { net, info, metadata: meta };
+}
+
+function readLayer(
+  source: string, tensors: Map<string, SafeTensor>, name: string,
+  d: { outFeatures: number; inFeatures: number; nActive: number; k: number },
+): CondensedLayer {
+  const get = (suffix: string, dtypes: readonly string[], shape: number[]) => {
+    const t = tensors.get(`${name}.${suffix}`);
+    if (!t) throw new Error(`${source}: missing tensor "${name}.${suffix}"`);
+    if (!dtypes.includes(t.dtype)) throw new Error(`${source}: tensor "${t.name}" has dtype ${t.dtype}, expected ${dtypes.join(' or ')}`);
+    if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
+      throw new Error(`${source}: tensor "${t.name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+    return t.data;
+  };
+  return {
+    ...d,
+    values: get('values', ['F32'], [d.nActive, d.k]) as Float32Array,
+    indices: get('indices', ['U16', 'U32'], [d.nActive, d.k]) as Uint16Array | Uint32Array,
+    bias: get('bias', ['F32'], [d.nActive]) as Float32Array,
+    activeMap: get('active_map', ['U32'], [d.nActive]) as Uint32Array,
+  };
+}
+
+function parseJson(source: string, key: string, text: string | undefined): unknown {
+  if (text === undefined) throw new Error(`${source}: metadata "${key}" is missing`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: metadata "${key}" is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Options for `loadCondensed`. */
+export interface LoadCondensedOptions extends CondensedModelOptions {
+  /** Threads of the engine created when none is passed. Default 1. */
+  threads?: number;
+}
+
+/**
+ * Loads a condensed file, validated before anything is uploaded, and makes it runnable:
+ * `const m = await loadCondensed('model.condensed.safetensors'); const logits = m.predict(x);`.
+ * Without `engine` a fresh one is created (fastest kernels, `threads` threads) and closed by
+ * `m.close()`; a passed engine stays the caller's.
+ */
+export async function loadCondensed(path: string | Uint8Array, engine?: Engine, opts: LoadCondensedOptions = {}): Promise<CondensedModel & { info: CondensedInfo }> {
+  const { net, info } = readCondensed(path);
+  const own = engine === undefined;
+  const e = engine ?? (await createEngine({ threads: opts.threads ?? 1 }));
+  const mark = e.heap.mark();
+  try {
+    const model = new CondensedModel(e, net, { ...opts, closeEngine: own });
+    return Object.assign(model, { info });
+  } catch (err) {
+    e.heap.release(mark);
+    if (own) await e.close();
+    throw err;
+  }
+}

@@ -1,0 +1,503 @@
+/**
+ * A whole network in the condensed representation (SRIGL.md §5): every Linear/Conv2d as a
+ * constant-fan-in layer holding only its active neurons, with the next layer's inputs remapped
+ * so that ablated neurons disappear end to end, and the parameter-free ops between them.
+ *
+ * Conversion (`condenseModel`) is exact. An ablated neuron (no active weight, bias 0) outputs 0;
+ * ReLU, max-pooling, flattening and eval-mode dropout keep 0 at 0, so every later weight that
+ * reads it multiplies 0 and can go. Dropping those weights can leave a row with fewer than k
+ * weights; such rows are padded back to the layer's k with weights of value 0 at unused
+ * columns (0·x = 0), so the layer stays constant fan-in. Layers without a mask (kept dense, e.g.
+ * the CNN's first conv) become condensed layers with k = their (remapped) fan-in, so one kernel
+ * path runs everything. A row that has no weight left but a nonzero bias is kept (it outputs its
+ * bias). The result holds for any masks, not just SRigL's: unstructured masks (RigL, SET) are
+ * padded to their longest row.
+ *
+ * Supported: the `mlp` and `cnn` architectures (Linear, Conv2d, ReLU, MaxPool2d, Flatten,
+ * Dropout). `resnet` is rejected: BatchNorm adds β − γ·μ/√(σ²+ε) to an ablated channel, which
+ * is then not zero and feeds the residual sum, so its neurons cannot be dropped.
+ */
+import type { Ptr } from '../../kernels/api.js';
+import type { Engine } from '../../kernels/engine.js';
+import {
+  convOutputSize, instantiateSparseKernels, referenceSparseKernels, spmmScratchBytes,
+  type ConvGeometry, type SparseKernels,
+} from '../../kernels/condensed.js';
+import { Dropout, Flatten, MaxPool2d, ReLU } from '../../nn/activations.js';
+import { Conv2d } from '../../nn/conv2d.js';
+import { Linear } from '../../nn/linear.js';
+import { parseModelSpec, type Model, type ModelSpec } from '../../nn/models.js';
+import { indexArrayFor, validateCondensed, type CondensedLayer } from './layer.js';
+import { uploadCondensed } from './upload.js';
+
+/** One step of a condensed network. Conv geometry counts the condensed input channels. */
+export type CondensedOp =
+  | { kind: 'linear'; name: string; layer: CondensedLayer }
+  | { kind: 'conv2d'; name: string; layer: CondensedLayer; geometry: ConvGeometry }
+  | { kind: 'relu' }
+  | { kind: 'maxpool'; kernel: number; stride: number }
+  | { kind: 'flatten' };
+
+/** A condensed network as plain data (what a condensed file holds). */
+export interface CondensedNet {
+  /** The architecture it was converted from (input shape and classes are unchanged). */
+  spec: ModelSpec;
+  ops: CondensedOp[];
+}
+
+/** What conversion did to one Linear/Conv2d layer. */
+export interface CondensedLayerReport {
+  name: string;
+  kind: 'linear' | 'conv2d';
+  /** Neurons of the original layer, and those kept. */
+  out: number;
+  nActive: number;
+  /** Original fan-in, and fan-in after dropping the inputs of ablated upstream neurons. */
+  fanIn: number;
+  inFeatures: number;
+  k: number;
+  /** Whether the layer had a mask (false: stored as condensed with k = fan-in). */
+  masked: boolean;
+  /** Active weights that read a dropped input (removed; they only ever multiplied 0). */
+  droppedWeights: number;
+  /** Zero weights added so every kept row has k. */
+  paddedWeights: number;
+}
+
+/** Per-example activation shape while walking a network: channels × plane, or flat features. */
+type Shape = { kind: 'chw'; C: number; H: number; W: number } | { kind: 'flat'; F: number };
+
+function describe(s: Shape): string {
+  return s.kind === 'chw' ? `[${s.C}, ${s.H}, ${s.W}]` : `[${s.F}]`;
+}
+
+/**
+ * Packs one layer's active weights with remapped input columns: `colMap[c]` is the condensed
+ * column of original column c, or −1 when that input was dropped (it is always 0).
+ */
+function condenseRows(
+  out: number, fanIn: number, weight: Float32Array, mask: Float32Array | null, bias: Float32Array | null,
+  colMap: Int32Array, inFeatures: number,
+): { layer: CondensedLayer; droppedWeights: number; paddedWeights: number } {
+  const counts = new Int32Array(out);
+  let droppedWeights = 0;
+  for (let r = 0; r < out; r++) {
+    let c = 0;
+    for (let i = 0; i < fanIn; i++) {
+      if (mask !== null && mask[r * fanIn + i] === 0) continue;
+      if (colMap[i] >= 0) c++;
+      else droppedWeights++;
+    }
+    counts[r] = c;
+  }
+  const keep = (r: number) => counts[r] > 0 || (bias !== null && bias[r] !== 0);
+  let nActive = 0;
+  let k = 0;
+  for (let r = 0; r < out; r++) {
+    if (!keep(r)) continue;
+    nActive++;
+    k = Math.max(k, counts[r]);
+  }
+  // A kept row with no weight left (bias only) still needs k ≥ 1 to be a valid layer.
+  if (nActive > 0 && k === 0) k = 1;
+  const values = new Float32Array(nActive * k);
+  const indices = indexArrayFor(inFeatures, nActive * k);
+  const activeBias = new Float32Array(nActive);
+  const activeMap = new Uint32Array(nActive);
+  const used = new Uint8Array(inFeatures);
+  let paddedWeights = 0;
+  let a = 0;
+  for (let r = 0; r < out; r++) {
+    if (!keep(r)) continue;
+    const base = a * k;
+    if (counts[r] === k) {
+      let p = base;
+      for (let i = 0; i < fanIn; i++) {
+        if ((mask !== null && mask[r * fanIn + i] === 0) || colMap[i] < 0) continue;
+        values[p] = weight[r * fanIn + i];
+        indices[p++] = colMap[i];
+      }
+    } else {
+      // Merge the row's weights with zero weights at the smallest unused columns, ascending.
+      used.fill(0);
+      const w = new Float32Array(inFeatures);
+      for (let i = 0; i < fanIn; i++) {
+        if ((mask !== null && mask[r * fanIn + i] === 0) || colMap[i] < 0) continue;
+        used[colMap[i]] = 1;
+        w[colMap[i]] = weight[r * fanIn + i];
+      }
+      let pad = k - counts[r];
+      paddedWeights += pad;
+      for (let c = 0; c < inFeatures && pad > 0; c++) {
+        if (!used[c]) {
+          used[c] = 1;
+          pad--;
+        }
+      }
+      let p = base;
+      for (let c = 0; c < inFeatures; c++) {
+        if (!used[c]) continue;
+        values[p] = w[c];
+        indices[p++] = c;
+      }
+    }
+    activeBias[a] = bias ? bias[r] : 0;
+    activeMap[a] = r;
+    a++;
+  }
+  const layer: CondensedLayer = { outFeatures: out, inFeatures, nActive, k, values, indices, bias: activeBias, activeMap };
+  validateCondensed(layer);
+  return { layer, droppedWeights, paddedWeights };
+}
+
+/**
+ * Converts a (masked) model to a condensed network that computes exactly its eval-mode forward
+ * (up to float summation order), dropping ablated neurons end to end. Reads the model's current
+ * weights, masks and biases; does not modify them.
+ */
+export function condenseModel(model: Model): { net: CondensedNet; report: CondensedLayerReport[] } {
+  const spec = model.spec;
+  const [C0, H0, W0] = spec.inputShape;
+  let shape: Shape = { kind: 'chw', C: C0, H: H0, W: W0 };
+  // Original index → condensed index (−1 dropped): per channel for 'chw', per feature for 'flat'.
+  let map = Int32Array.from({ length: C0 }, (_, i) => i);
+  const ops: CondensedOp[] = [];
+  const report: CondensedLayerReport[] = [];
+  const flatten = (s: Shape): Shape => {
+    if (s.kind === 'flat') return s;
+    const plane = s.H * s.W;
+    const next = new Int32Array(s.C * plane);
+    for (let c = 0; c < s.C; c++) for (let p = 0; p < plane; p++) next[c * plane + p] = map[c] < 0 ? -1 : map[c] * plane + p;
+    map = next;
+    return { kind: 'flat', F: s.C * plane };
+  };
+  const kept = () => map.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0);
+
+  for (const layer of model.net.layers) {
+    if (layer instanceof Conv2d) {
+      if (shape.kind !== 'chw') throw new Error(`condenseModel: ${layer.name} gets a flat input`);
+      const g = layer.geometry;
+      const s = layer.sparsifiable()[0];
+      const taps = g.kh * g.kw;
+      const cKept = kept();
+      const colMap = new Int32Array(g.C * taps);
+      for (let c = 0; c < g.C; c++) for (let t = 0; t < taps; t++) colMap[c * taps + t] = map[c] < 0 ? -1 : map[c] * taps + t;
+      const inFeatures = cKept * taps;
+      const r = condenseRows(s.out, s.fanIn, s.weight.value.data, s.weight.mask?.data ?? null, s.bias?.value.data ?? null, colMap, inFeatures);
+      if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
+      const geometry: ConvGeometry = { C: cKept, H: g.H, W: g.W, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
+      ops.push({ kind: 'conv2d', name: layer.name, layer: r.layer, geometry });
+      report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null, r));
+      const { OH, OW } = convOutputSize(geometry);
+      map = new Int32Array(s.out).fill(-1);
+      r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
+      shape = { kind: 'chw', C: s.out, H: OH, W: OW };
+    } else if (layer instanceof Linear) {
+      shape = flatten(shape);
+      const s = layer.sparsifiable()[0];
+      const r = condenseRows(s.out, s.fanIn, s.weight.value.data, s.weight.mask?.data ?? null, s.bias?.value.data ?? null, map, kept());
+      if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
+      ops.push({ kind: 'linear', name: layer.name, layer: r.layer });
+      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null, r));
+      map = new Int32Array(s.out).fill(-1);
+      r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
+      shape = { kind: 'flat', F: s.out };
+    } else if (layer instanceof ReLU) {
+      ops.push({ kind: 'relu' });
+    } else if (layer instanceof MaxPool2d) {
+      if (shape.kind !== 'chw') throw new Error('condenseModel: max-pooling of a flat input');
+      const { kernel, stride } = layer.pooling;
+      ops.push({ kind: 'maxpool', kernel, stride });
+      shape = { kind: 'chw', C: shape.C, H: Math.floor((shape.H - kernel) / stride) + 1, W: Math.floor((shape.W - kernel) / stride) + 1 };
+    } else if (layer instanceof Flatten) {
+      shape = flatten(shape);
+      ops.push({ kind: 'flatten' });
+    } else if (layer instanceof Dropout) {
+      // The identity at inference.
+    } else {
+      throw new Error(
+        `condenseModel: ${spec.arch} models are not supported (layer ${layer.constructor.name}); condensed export supports mlp and cnn. ` +
+          'ResNet: BatchNorm adds β − γ·μ/√(σ²+ε) to an ablated channel, so its output is not 0 and the channel cannot be dropped.',
+      );
+    }
+  }
+  const net: CondensedNet = { spec, ops };
+  checkNet(net);
+  return { net, report };
+}
+
+function reportOf(name: string, kind: 'linear' | 'conv2d', out: number, fanIn: number, masked: boolean, r: ReturnType<typeof condenseRows>): CondensedLayerReport {
+  return {
+    name, kind, out, nActive: r.layer.nActive, fanIn, inFeatures: r.layer.inFeatures, k: r.layer.k, masked,
+    droppedWeights: r.droppedWeights, paddedWeights: r.paddedWeights,
+  };
+}
+
+/**
+ * Checks that a network's ops chain: each layer's input count matches what the previous op
+ * produces, geometry and pooling are positive integers that fit, and the last op is a Linear
+ * layer over the spec's classes. Layers themselves are checked with validateCondensed. Throws
+ * naming the op; returns the per-op output shapes (batch-free).
+ */
+export function checkNet(net: CondensedNet): void {
+  const spec = parseModelSpec(net.spec);
+  const [C0, H0, W0] = spec.inputShape;
+  let shape: Shape = { kind: 'chw', C: C0, H: H0, W: W0 };
+  const posInt = (v: unknown, what: string, min = 1) => {
+    if (!Number.isInteger(v) || (v as number) < min) throw new Error(`condensed network: ${what} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  };
+  if (net.ops.length === 0) throw new Error('condensed network: no ops');
+  net.ops.forEach((op, i) => {
+    const where = `op ${i} (${op.kind}${'name' in op ? ` ${op.name}` : ''})`;
+    switch (op.kind) {
+      case 'conv2d': {
+        const g = op.geometry;
+        for (const key of ['C', 'H', 'W', 'kh', 'kw', 'stride'] as const) posInt(g[key], `${where} ${key}`);
+        posInt(g.pad, `${where} pad`, 0);
+        if (shape.kind !== 'chw' || shape.C !== g.C || shape.H !== g.H || shape.W !== g.W) {
+          throw new Error(`condensed network: ${where} expects input [${g.C}, ${g.H}, ${g.W}], the previous op gives ${describe(shape)}`);
+        }
+        if (op.layer.inFeatures !== g.C * g.kh * g.kw) throw new Error(`condensed network: ${where} has ${op.layer.inFeatures} input columns, expected C·kh·kw = ${g.C * g.kh * g.kw}`);
+        validateCondensed(op.layer);
+        const { OH, OW } = convOutputSize(g);
+        if (OH < 1 || OW < 1) throw new Error(`condensed network: ${where}: the kernel does not fit the input`);
+        shape = { kind: 'chw', C: op.layer.nActive, H: OH, W: OW };
+        break;
+      }
+      case 'linear': {
+        const F = shape.kind === 'chw' ? shape.C * shape.H * shape.W : shape.F;
+        if (op.layer.inFeatures !== F) throw new Error(`condensed network: ${where} has ${op.layer.inFeatures} inputs, the previous op gives ${describe(shape)}`);
+        validateCondensed(op.layer);
+        shape = { kind: 'flat', F: op.layer.nActive };
+        break;
+      }
+      case 'relu':
+        break;
+      case 'maxpool': {
+        posInt(op.kernel, `${where} kernel`);
+        posInt(op.stride, `${where} stride`);
+        if (shape.kind !== 'chw' || shape.H < op.kernel || shape.W < op.kernel) throw new Error(`condensed network: ${where} cannot pool ${describe(shape)}`);
+        shape = { kind: 'chw', C: shape.C, H: Math.floor((shape.H - op.kernel) / op.stride) + 1, W: Math.floor((shape.W - op.kernel) / op.stride) + 1 };
+        break;
+      }
+      case 'flatten':
+        shape = shape.kind === 'chw' ? { kind: 'flat', F: shape.C * shape.H * shape.W } : shape;
+        break;
+      default:
+        throw new Error(`condensed network: ${where}: unknown op`);
+    }
+  });
+  const last = net.ops[net.ops.length - 1];
+  if (last.kind !== 'linear' || last.layer.outFeatures !== spec.classes) {
+    throw new Error(`condensed network: the last op must be a linear layer over the ${spec.classes} classes`);
+  }
+}
+
+/**
+ * Below this many multiply-adds a layer runs on the calling thread: waking a worker costs a few
+ * µs, about what 2^16 gathered multiply-adds take.
+ */
+const PARALLEL_MIN_MACS = 1 << 16;
+/** The same when a worker is in deep sleep: waking it costs up to ~2 ms (see worker.ts), ~2^23 gathered multiply-adds. */
+const PARALLEL_MIN_MACS_ASLEEP = 1 << 23;
+
+/** Options for `CondensedModel`. */
+export interface CondensedModelOptions {
+  /** Largest batch run at once; larger inputs run in chunks of it. Buffers are sized for it. Default 128. */
+  maxBatch?: number;
+  /** `close()` also closes the engine (for an engine created just for this model). Default false. */
+  closeEngine?: boolean;
+}
+
+/** A step of the compiled plan: runs on n examples (n ≤ maxBatch) and says where it wrote. */
+type Step = (n: number) => void;
+
+/**
+ * A condensed network uploaded to an engine's wasm memory, ready to run. Activations between
+ * Linear layers are batch-contiguous (Xᵀ [features, n]: the batched kernel's gather then reads
+ * 16 contiguous batch lanes per weight); convolutions run per image on im2col columns (whose
+ * OH·OW positions are the lanes); batch 1 uses the gather-dot kernel. All buffers are allocated
+ * once here, so `predict` allocates nothing in wasm memory. With a multi-threaded engine, layers
+ * with enough work split their rows over the engine's threads (bit-identical results).
+ */
+export class CondensedModel {
+  readonly maxBatch: number;
+  readonly inputSize: number;
+  readonly classes: number;
+  private readonly sparse: SparseKernels;
+  private readonly closeEngine: boolean;
+  private readonly input: Ptr;
+  private readonly output: Ptr;
+  private readonly steps: Step[] = [];
+  /** Active row → class of the last layer's outputs. */
+  private readonly classOf: Uint32Array;
+  /** Where the logits of n examples are, batch-major [n, active rows], after the steps ran. */
+  private readonly resultAt: (n: number) => Ptr;
+
+  constructor(readonly engine: Engine, readonly net: CondensedNet, opts: CondensedModelOptions = {}) {
+    checkNet(net);
+    this.maxBatch = opts.maxBatch ?? 128;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`CondensedModel: maxBatch must be a positive integer, got ${this.maxBatch}`);
+    this.closeEngine = opts.closeEngine ?? false;
+    const spec = net.spec;
+    this.inputSize = spec.inputShape[0] * spec.inputShape[1] * spec.inputShape[2];
+    this.classes = spec.classes;
+    const heap = engine.heap;
+    const sparse = engine.backend === 'reference' ? referenceSparseKernels(() => heap.memory.buffer) : instantiateSparseKernels(heap.memory, engine.backend);
+    if (!sparse) throw new Error(`CondensedModel: the ${engine.backend} kernels do not validate on this runtime`);
+    this.sparse = sparse;
+    // The same kernels with rows split over the engine's threads, for layers with enough work.
+    const threads = engine.rows && engine.backend !== 'reference' ? engine.rows.threads : 1;
+    const parallel = threads > 1 && engine.backend !== 'reference' ? instantiateSparseKernels(heap.memory, engine.backend, engine.rows) : null;
+    const pick = (macs: number, rows: number): SparseKernels =>
+      parallel && rows >= 8 && macs >= (engine.rows?.asleep() ? PARALLEL_MIN_MACS_ASLEEP : PARALLEL_MIN_MACS) ? parallel : sparse;
+    const kern = engine.kernels;
+    const B = this.maxBatch;
+
+    // Shared scratch sized for the largest layer: im2col columns, the packed Xᵀ panel, transposes.
+    let colFloats = 0, scratchCols = 1, transFloats = 0;
+    {
+      let shape: Shape = { kind: 'chw', C: spec.inputShape[0], H: spec.inputShape[1], W: spec.inputShape[2] };
+      for (const op of net.ops) {
+        if (op.kind === 'conv2d') {
+          const { OH, OW } = convOutputSize(op.geometry);
+          colFloats = Math.max(colFloats, op.layer.inFeatures * OH * OW);
+          scratchCols = Math.max(scratchCols, op.layer.inFeatures);
+          shape = { kind: 'chw', C: op.layer.nActive, H: OH, W: OW };
+        } else if (op.kind === 'linear') {
+          scratchCols = Math.max(scratchCols, op.layer.inFeatures);
+          transFloats = Math.max(transFloats, op.layer.inFeatures * B, op.layer.nActive * B);
+          shape = { kind: 'flat', F: op.layer.nActive };
+        } else if (op.kind === 'maxpool' && shape.kind === 'chw') {
+          shape = { ...shape, H: Math.floor((shape.H - op.kernel) / op.stride) + 1, W: Math.floor((shape.W - op.kernel) / op.stride) + 1 };
+        }
+      }
+    }
+    this.input = heap.allocF32(B * this.inputSize);
+    const col = heap.allocF32(Math.max(1, colFloats));
+    const scratch = heap.alloc(threads * spmmScratchBytes(scratchCols));
+    const trans = heap.allocF32(Math.max(1, transFloats));
+
+    let shape: Shape = { kind: 'chw', C: spec.inputShape[0], H: spec.inputShape[1], W: spec.inputShape[2] };
+    let ptr = this.input;
+    // Batch-major ([n, …] per example) until the first Linear, batch-contiguous ([F, n]) after it.
+    let transposed = false;
+    const size = (s: Shape) => (s.kind === 'chw' ? s.C * s.H * s.W : s.F);
+    for (const op of net.ops) {
+      const x = ptr;
+      switch (op.kind) {
+        case 'conv2d': {
+          const L = uploadCondensed(heap, op.layer);
+          const g = op.geometry;
+          const { OH, OW } = convOutputSize(g);
+          const S = OH * OW;
+          const y = heap.allocF32(B * L.rows * S);
+          const inBytes = g.C * g.H * g.W * 4, outBytes = L.rows * S * 4;
+          const k = pick(L.rows * L.k * S, L.rows);
+          this.steps.push((n) => {
+            for (let b = 0; b < n; b++) {
+              kern.im2col(g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, x + b * inBytes, col);
+              k.spmmCfi('1x16', L, S, col, y + b * outBytes, scratch);
+            }
+          });
+          ptr = y;
+          shape = { kind: 'chw', C: L.rows, H: OH, W: OW };
+          break;
+        }
+        case 'linear': {
+          const L = uploadCondensed(heap, op.layer);
+          const inF = L.cols;
+          const y = heap.allocF32(B * L.rows);
+          const wasT = transposed;
+          const tile = L.k >= 16 ? '1x8' : '1x4';
+          this.steps.push((n) => {
+            const k = pick(n * L.rows * L.k, L.rows);
+            if (n === 1) {
+              k.spmvCfi(tile, L, x, y);
+              return;
+            }
+            let xT = x;
+            if (!wasT) {
+              sparse.transpose(n, inF, x, trans);
+              xT = trans;
+            }
+            k.spmmCfi('1x16', L, n, xT, y, scratch);
+          });
+          ptr = y;
+          transposed = true;
+          shape = { kind: 'flat', F: L.rows };
+          break;
+        }
+        case 'relu': {
+          const s: Shape = shape;
+          this.steps.push((n) => kern.reluForward(n * size(s), x, x));
+          break;
+        }
+        case 'maxpool': {
+          if (shape.kind !== 'chw') throw new Error('unreachable: checkNet accepts only planar pooling');
+          const s: Extract<Shape, { kind: 'chw' }> = shape;
+          const OH = Math.floor((s.H - op.kernel) / op.stride) + 1, OW = Math.floor((s.W - op.kernel) / op.stride) + 1;
+          const y = heap.allocF32(B * s.C * OH * OW);
+          const argmax = heap.allocI32(B * s.C * OH * OW);
+          this.steps.push((n) => kern.maxPoolForward(n * s.C, s.H, s.W, op.kernel, op.stride, x, y, argmax));
+          ptr = y;
+          shape = { kind: 'chw', C: s.C, H: OH, W: OW };
+          break;
+        }
+        case 'flatten':
+          shape = { kind: 'flat', F: size(shape) };
+          break;
+      }
+    }
+    const last = net.ops[net.ops.length - 1] as Extract<CondensedOp, { kind: 'linear' }>;
+    this.classOf = last.layer.activeMap;
+    const rows = last.layer.nActive;
+    this.output = heap.allocF32(B * rows);
+    const logits = ptr;
+    const output = this.output;
+    this.resultAt = (n) => {
+      if (n === 1) return logits;
+      sparse.transpose(rows, n, logits, output);
+      return output;
+    };
+  }
+
+  /**
+   * Logits [batch, classes] row-major for `batch` examples x [batch, C·H·W] (default: as many
+   * as x holds). Runs in chunks of maxBatch.
+   */
+  predict(x: Float32Array, batch = x.length / this.inputSize): Float32Array {
+    if (!Number.isInteger(batch) || batch < 0 || batch * this.inputSize > x.length) {
+      throw new RangeError(`predict: ${x.length} inputs do not hold ${batch} examples of ${this.inputSize} features`);
+    }
+    const out = new Float32Array(batch * this.classes);
+    const heap = this.engine.heap;
+    const rows = this.classOf.length;
+    for (let start = 0; start < batch; start += this.maxBatch) {
+      const n = Math.min(this.maxBatch, batch - start);
+      heap.f32(this.input, n * this.inputSize).set(x.subarray(start * this.inputSize, (start + n) * this.inputSize));
+      for (const step of this.steps) step(n);
+      const y = heap.f32(this.resultAt(n), n * rows);
+      if (rows === this.classes) {
+        out.set(y, start * this.classes);
+      } else {
+        for (let b = 0; b < n; b++) for (let a = 0; a < rows; a++) out[(start + b) * this.classes + this.classOf[a]] = y[b * rows + a];
+      }
+    }
+    return out;
+  }
+
+  /** Releases the model's engine when it owns it (see CondensedModelOptions.closeEngine). */
+  async close(): Promise<void> {
+    if (this.closeEngine) await this.engine.close();
+  }
+
+  /** Bytes of the stored layers: values, indices, bias and active maps. */
+  get weightBytes(): number {
+    let n = 0;
+    for (const op of this.net.ops) {
+      if (op.kind === 'linear' || op.kind === 'conv2d') n += op.layer.values.byteLength + op.layer.indices.byteLength + op.layer.bias.byteLength + op.layer.activeMap.byteLength;
+    }
+    return n;
+  }
+}

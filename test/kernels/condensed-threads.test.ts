@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createEngine } from '../../src/kernels/engine.js';
+import { probeFeatures } from '../../src/kernels/probe.js';
+import { instantiateSparseKernels, spmmScratchBytes, SPARSE_VARIANTS, type SparseKernels, type SpmmTile, type SpmvTile } from '../../src/kernels/condensed.js';
+import { packCondensed, packCsr, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
+import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
+import { Rng } from '../../src/tensor/rng.js';
+
+/**
+ * Every __x2 variant (rows split over two threads by the engine's pool) against its one-thread
+ * twin on the same inputs: bit-identical outputs, for row counts that do and do not divide into
+ * the 4-row units, batch 1, a batch with every tail path (37), and a row sub-range.
+ */
+test('two-thread sparse kernels are bit-identical to one thread', async () => {
+  const f = await probeFeatures();
+  if (!f.threads) {
+    console.log('# no wasm threads on this runtime: nothing to test');
+    return;
+  }
+  const isa = f.relaxedSimd ? 'relaxed' : f.simd ? 'simd128' : 'scalar';
+  const engine = await createEngine({ backend: isa, threads: 2 });
+  try {
+    assert.ok(engine.rows, 'a 2-thread engine exposes its row runner');
+    const heap = engine.heap;
+    const one = instantiateSparseKernels(heap.memory, isa)!;
+    const two = instantiateSparseKernels(heap.memory, isa, engine.rows)!;
+    const rng = new Rng(5);
+    for (const [out, fanIn, k] of [[37, 120, 13], [64, 300, 30], [5, 40, 40]] as const) {
+      const mark = heap.mark();
+      const weight = Float32Array.from({ length: out * fanIn }, () => rng.normal());
+      const bias = Float32Array.from({ length: out }, () => rng.normal());
+      const L = uploadCondensed(heap, packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask: constantFanInMask(out, fanIn, k, rng), bias }));
+      const C = uploadCsr(heap, packCsr({ rows: out, cols: fanIn, weight, mask: randomMask(out * fanIn, out * k, rng), bias }));
+      const D = uploadDense(heap, out, fanIn, weight, bias);
+      const scratch = heap.alloc(2 * spmmScratchBytes(fanIn));
+      for (const n of [1, 37]) {
+        const xT = heap.allocF32(fanIn * n);
+        heap.f32(xT, fanIn * n).set(Float32Array.from({ length: fanIn * n }, () => rng.normal()));
+        const y1 = heap.allocF32(out * n);
+        const y2 = heap.allocF32(out * n);
+        const run = (s: SparseKernels, v: (typeof SPARSE_VARIANTS)[number], y: number, r0: number, r1: number) => {
+          switch (v.op) {
+            case 'spmvCfi': return s.spmvCfi(v.tile as SpmvTile, L, xT, y, r0, r1);
+            case 'spmmCfi': return s.spmmCfi(v.tile as SpmmTile, L, n, xT, y, scratch, r0, r1);
+            case 'spmvCsr': return s.spmvCsr(C, xT, y, r0, r1);
+            case 'spmmCsr': return s.spmmCsr(C, n, xT, y, scratch, r0, r1);
+            case 'denseGemv': return s.denseGemv(D, xT, y, r0, r1);
+            case 'denseGemm': return s.denseGemm(D, n, xT, y, r0, r1);
+          }
+        };
+        for (const v of SPARSE_VARIANTS.filter((x) => x.threads === 2)) {
+          if ((v.op === 'spmvCfi' || v.op === 'spmvCsr' || v.op === 'denseGemv') !== (n === 1)) continue;
+          for (const [r0, r1] of [[0, out], [1, out - 1]]) {
+            heap.f32(y1, out * n).fill(7);
+            heap.f32(y2, out * n).fill(7);
+            run(one, v, y1, r0, r1);
+            run(two, v, y2, r0, r1);
+            assert.deepEqual(heap.f32(y2, out * n), heap.f32(y1, out * n), `${v.name} ${out}×${fanIn} k=${k} n=${n} rows [${r0}, ${r1})`);
+          }
+        }
+      }
+      heap.release(mark);
+    }
+  } finally {
+    await engine.close();
+  }
+});
