@@ -59,3 +59,13 @@ export {
   loadCondensed, saveCondensed, readCondensed, CONDENSED_FORMAT,
   type CondensedInfo, type LoadedCondensedNet, type LoadCondensedOptions,
 } from './io/condensed-file.js';
+export {
+  SparseTraining, SPARSE_METHODS, formatSparseTable,
+  type SparseTrainingOptions, type SparseLayerStats, type SparseRunInfo, type SparseUpdateEvent, type SparseTrainingState,
+} from './train/sparse.js';
+export { SparseTopology, type SparseMethod, type TopologyOptions, type LayerTopologyStats } from './dst/topology.js';
+export { sriglUpdate, type SriglInput, type SriglUpdate, type SriglStats } from './dst/srigl.js';
+export { riglUpdate } from './dst/rigl.js';
+export { setUpdate } from './dst/set.js';
+export { isUpdateStep, dropFraction, tEndFromFraction } from './dst/schedule.js';
+export { computeBudgets, type LayerSpec, type DistributionKind, type DistributionResult, type LayerBudget } from './sparse/distribution.js';
