@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, closeSync, fsyncSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { fsyncDir, tempPathBeside } from './atomic-file.js';
 import { datasetSpec, findDatasetFile, type DatasetName } from './datasets.js';
 import { isGzip } from './idx.js';
 
@@ -55,7 +56,7 @@ export async function downloadDataset(name: DatasetName, opts: DownloadOptions):
 }
 
 async function downloadFile(url: string, dir: string, file: string, expected: string, fetchImpl: typeof fetch, timeoutMs: number): Promise<void> {
-  const tmp = join(dir, `.${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathBeside(dir, file);
   try {
     await fetchToFile(url, tmp, fetchImpl, timeoutMs);
     const bytes = readFileSync(tmp);
@@ -106,19 +107,5 @@ async function fetchToFile(url: string, path: string, fetchImpl: typeof fetch, t
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-/** Makes a rename durable; best effort, since some filesystems refuse to fsync directories. */
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // The rename itself has happened; only its durability across a crash is weaker.
   }
 }

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { dirname, join, basename } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { fsyncDir, tempPathBeside } from '../data/atomic-file.js';
 
 /**
  * Replaces `path` with `bytes` so that readers (and a crash) see either the old file or the
@@ -10,7 +10,7 @@ import { dirname, join, basename } from 'node:path';
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathBeside(dir, basename(path));
   try {
     const fd = openSync(tmp, 'wx', 0o644);
     try {
@@ -25,14 +25,5 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     rmSync(tmp, { force: true });
     throw e;
   }
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // The file is complete and in place; only the rename's durability across a crash is weaker.
-  }
+  fsyncDir(dir);
 }

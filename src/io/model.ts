@@ -1,7 +1,7 @@
 import type { Engine } from '../kernels/engine.js';
 import { Model, type ModelSpec } from '../nn/models.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, validateModelFile } from './validate.js';
+import { MASK_SUFFIX, MODEL_FORMAT, MODEL_FORMAT_VERSION, validateModelFile } from './validate.js';
 
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION };
 
@@ -20,9 +20,6 @@ export interface ModelInfo {
    */
   sparse?: unknown;
 }
-
-/** Suffix of a masked param's stored mask tensor (U8, 0/1): `fc1.weight.mask`. */
-const MASK_SUFFIX = '.mask';
 
 /**
  * Writes a model as safetensors (atomically): params and BN running statistics under their
@@ -82,44 +79,38 @@ export function loadModel(engine: Engine, input: string | Uint8Array, opts: Load
   }
 }
 
+/**
+ * Copies the validated tensors into `model`. `validateModelFile` has already checked every
+ * tensor against the spec (F32 weights, U8 masks of 0/1, zero weights where masked) and
+ * parsed the JSON metadata; what is checked here is that the file's tensors fit the model
+ * that was built (its names and shapes; masks only on params, not on BN running statistics).
+ */
 function fill(source: string, tensors: Map<string, SafeTensor>, meta: Record<string, string>, model: Model): LoadedModel {
   const spec = model.spec;
-  const file = { tensors };
   const expected = new Map(model.stateTensors().map((t) => [t.name, t.tensor]));
   const params = new Map(model.parameters().map((p) => [p.name, p]));
-  for (const name of file.tensors.keys()) {
+  for (const name of tensors.keys()) {
     const isMask = name.endsWith(MASK_SUFFIX) && params.has(name.slice(0, -MASK_SUFFIX.length));
     if (!expected.has(name) && !isMask) throw new Error(`${source}: unexpected tensor "${name}" for a ${spec.arch} model`);
   }
   for (const [name, tensor] of expected) {
-    const t = file.tensors.get(name);
+    const t = tensors.get(name);
     if (!t) throw new Error(`${source}: missing tensor "${name}"`);
     checkTensor(source, t, 'F32', tensor.shape);
   }
+  for (const [name, tensor] of expected) tensor.data.set((tensors.get(name) as SafeTensor).data as Float32Array);
+  // A mask has its weight's shape (validated), and setMask zeroes the masked weights.
   for (const [name, p] of params) {
-    const m = file.tensors.get(name + MASK_SUFFIX);
-    if (!m) continue;
-    checkTensor(source, m, 'U8', p.shape);
-    if ((m.data as Uint8Array).some((v) => v > 1)) throw new Error(`${source}: mask "${m.name}" holds values other than 0 and 1`);
+    const m = tensors.get(name + MASK_SUFFIX);
+    if (m) p.setMask(m.data as Uint8Array);
   }
-  for (const [name, tensor] of expected) tensor.data.set((file.tensors.get(name) as SafeTensor).data as Float32Array);
-  for (const [name, p] of params) {
-    const m = file.tensors.get(name + MASK_SUFFIX);
-    if (m) {
-      p.setMask(m.data as Uint8Array);
-      const w = p.value.data;
-      const mask = m.data as Uint8Array;
-      for (let i = 0; i < w.length; i++) {
-        if (mask[i] === 0 && w[i] !== 0) throw new Error(`${source}: "${name}" has a nonzero weight at masked position ${i}`);
-      }
-    }
-  }
+  // The JSON entries were parsed once already by validateModelFile, so they parse.
   const info: ModelInfo = {
     dataset: meta.dataset,
-    training: meta.training === undefined ? undefined : parseJson(source, 'training', meta.training),
-    metrics: meta.metrics === undefined ? undefined : parseJson(source, 'metrics', meta.metrics),
+    training: meta.training === undefined ? undefined : JSON.parse(meta.training),
+    metrics: meta.metrics === undefined ? undefined : JSON.parse(meta.metrics),
   };
-  if (meta.sparse !== undefined) info.sparse = parseJson(source, 'sparse', meta.sparse);
+  if (meta.sparse !== undefined) info.sparse = JSON.parse(meta.sparse);
   return { model, spec, info, metadata: meta };
 }
 
@@ -127,14 +118,5 @@ function checkTensor(source: string, t: SafeTensor, dtype: string, shape: readon
   if (t.dtype !== dtype) throw new Error(`${source}: tensor "${t.name}" has dtype ${t.dtype}, expected ${dtype}`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new Error(`${source}: tensor "${t.name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-  }
-}
-
-function parseJson(source: string, key: string, text: string | undefined): unknown {
-  if (text === undefined) throw new Error(`${source}: metadata "${key}" is missing`);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${source}: metadata "${key}" is not valid JSON (${(e as Error).message})`);
   }
 }

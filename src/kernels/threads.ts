@@ -121,37 +121,21 @@ export class ThreadPool implements RowRunner {
    * next GEMMs run unsplit (1, 2, 4, … up to MAX_BACKOFF calls) before the split is tried again.
    */
   gemm(form: number, M: number, N: number, K: number, A: number, B: number, C: number, acc: number, tileCols: number): void {
-    const a = this.args, ctl = this.ctl;
+    const a = this.args;
     const cols = this.unitCols(N, tileCols);
     const units = Math.ceil(N / cols);
     a[A_JOB] = JOB_GEMM;
     a[A_FORM] = form; a[A_M] = M; a[A_N] = N; a[A_K] = K;
     a[A_A] = A; a[A_B] = B; a[A_C] = C; a[A_ACC] = acc;
     a[A_COLS] = cols; a[A_UNITS] = units;
-    Atomics.store(ctl, FINISHED, 0);
-    Atomics.store(ctl, ERROR, 0);
-    Atomics.store(ctl, NEXT, 0);
     const t0 = performance.now();
-    Atomics.add(ctl, SEQ, 1);
-    // Polling and dozing workers see SEQ by themselves; only deep sleepers need (costly) waking.
-    if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ);
+    this.start();
     let mine = 0, t1 = t0;
     try {
       mine = runGemmShare(this.kernels, a, 0, this.scratch);
       t1 = performance.now();
     } finally {
-      // Poll: the missing units are running on a worker and end within one unit's time, and
-      // being woken from Atomics.wait is slow (see worker.ts).
-      let done = Atomics.load(ctl, FINISHED);
-      const until = performance.now() + SPIN_MS;
-      while (done !== units && performance.now() < until) {
-        for (let i = 0; done !== units && i < 1000; i++) done = Atomics.load(ctl, FINISHED);
-      }
-      while (done !== units) {
-        Atomics.wait(ctl, FINISHED, done, 1);
-        done = Atomics.load(ctl, FINISHED);
-      }
-      Atomics.store(ctl, NEXT, CLOSED);
+      this.awaitUnits(units);
     }
     const serial = mine > 0 ? ((t1 - t0) * units) / mine : Infinity;
     if (performance.now() - t0 > 0.9 * serial) {
@@ -160,8 +144,7 @@ export class ThreadPool implements RowRunner {
     } else {
       this.backoff = 0;
     }
-    const failed = Atomics.load(ctl, ERROR);
-    if (failed) throw new Error(`srigl: kernel worker ${failed} failed`);
+    this.throwIfWorkerFailed();
   }
 
   /** Whether a worker is in deep sleep (waking it costs the calling thread up to ~2 ms, see worker.ts). */
@@ -185,7 +168,7 @@ export class ThreadPool implements RowRunner {
       if (bytes.length > this.names.length) throw new RangeError(`ThreadPool.rows: export name ${name} is too long`);
       this.rowFns.set(name, (fn = { id: this.rowFns.size, bytes }));
     }
-    const a = this.args, ctl = this.ctl;
+    const a = this.args;
     const units = Math.ceil((r1 - r0) / unitRows);
     this.names.set(fn.bytes);
     a[A_JOB] = JOB_ROWS; a[A_FN] = fn.id; a[A_NAME_LEN] = fn.bytes.length;
@@ -193,26 +176,45 @@ export class ThreadPool implements RowRunner {
     a[A_SCRATCH_ARG] = scratch ? scratch.arg : -1; a[A_SCRATCH] = scratch?.base ?? 0; a[A_SCRATCH_STRIDE] = scratch?.stride ?? 0;
     a[A_NARGS] = args.length;
     for (let i = 0; i < args.length; i++) a[A_ARGS + i] = args[i];
+    this.start();
+    try {
+      runGemmShare(this.kernels, a, 0, this.scratch);
+    } finally {
+      this.awaitUnits(units);
+    }
+    this.throwIfWorkerFailed();
+  }
+
+  /** Opens the job now in `args` to the workers: resets the unit counters and bumps SEQ. */
+  private start(): void {
+    const ctl = this.ctl;
     Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, ERROR, 0);
     Atomics.store(ctl, NEXT, 0);
     Atomics.add(ctl, SEQ, 1);
+    // Polling and dozing workers see SEQ by themselves; only deep sleepers need (costly) waking.
     if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ);
-    try {
-      runGemmShare(this.kernels, a, 0, this.scratch);
-    } finally {
-      let done = Atomics.load(ctl, FINISHED);
-      const until = performance.now() + SPIN_MS;
-      while (done !== units && performance.now() < until) {
-        for (let i = 0; done !== units && i < 1000; i++) done = Atomics.load(ctl, FINISHED);
-      }
-      while (done !== units) {
-        Atomics.wait(ctl, FINISHED, done, 1);
-        done = Atomics.load(ctl, FINISHED);
-      }
-      Atomics.store(ctl, NEXT, CLOSED);
+  }
+
+  /** Waits until all `units` of the open job are finished, then closes it to late claimers. */
+  private awaitUnits(units: number): void {
+    const ctl = this.ctl;
+    // Poll: the missing units are running on a worker and end within one unit's time, and
+    // being woken from Atomics.wait is slow (see worker.ts).
+    let done = Atomics.load(ctl, FINISHED);
+    const until = performance.now() + SPIN_MS;
+    while (done !== units && performance.now() < until) {
+      for (let i = 0; done !== units && i < 1000; i++) done = Atomics.load(ctl, FINISHED);
     }
-    const failed = Atomics.load(ctl, ERROR);
+    while (done !== units) {
+      Atomics.wait(ctl, FINISHED, done, 1);
+      done = Atomics.load(ctl, FINISHED);
+    }
+    Atomics.store(ctl, NEXT, CLOSED);
+  }
+
+  private throwIfWorkerFailed(): void {
+    const failed = Atomics.load(this.ctl, ERROR);
     if (failed) throw new Error(`srigl: kernel worker ${failed} failed`);
   }
 

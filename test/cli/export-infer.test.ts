@@ -1,32 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, SUBSET, withTempDir } from './harness.js';
 import { createEngine } from '../../src/kernels/engine.js';
 import { buildModel } from '../../src/nn/models.js';
 import { saveModel } from '../../src/io/model.js';
 import { constantFanInMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const SUBSET = join(repoRoot(), 'data', 'fashion-mnist-subset');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 /** export → infer must reproduce `srigl eval` of the masked model on the same examples. */
 async function exportInferMatchesEval(model: string, dir: string, expectDropped: boolean): Promise<void> {
@@ -54,8 +35,7 @@ async function exportInferMatchesEval(model: string, dir: string, expectDropped:
 
 describe('srigl export / infer', () => {
   test('a tiny SRigL mlp run (or a masked model if train has no --method): export then infer reproduces eval', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'srigl-export-'));
-    try {
+    await withTempDir('srigl-export-', async (dir) => {
       const t = await run('train', '--data', SUBSET, '--limit-train', '512', '--limit-test', '100', '--epochs', '2', '--batch-size', '32',
         '--method', 'srigl', '--sparsity', '0.9', '--delta-t', '4', '--out', dir, '--quiet', '--seed', '1');
       let model = join(dir, 'model.safetensors');
@@ -74,14 +54,11 @@ describe('srigl export / infer', () => {
         await engine.close();
       }
       await exportInferMatchesEval(model, dir, false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('a masked cnn with ablated channels and a dense first conv: export shrinks it, infer reproduces eval', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'srigl-export-'));
-    try {
+    await withTempDir('srigl-export-', async (dir) => {
       const engine = await createEngine({ threads: 1 });
       const m = buildModel(engine, { arch: 'cnn', inputShape: [1, 28, 28], classes: 10 }, { maxBatch: 1, seed: 2 });
       const rng = new Rng(2);
@@ -95,9 +72,7 @@ describe('srigl export / infer', () => {
       saveModel(model, m, { dataset: 'fashion-mnist' });
       await engine.close();
       await exportInferMatchesEval(model, dir, true);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('usage errors and a resnet are reported', async () => {
@@ -105,8 +80,7 @@ describe('srigl export / infer', () => {
     assert.equal((await run('infer')).code, 2);
     assert.equal((await run('export', '--help')).code, 0);
     assert.equal((await run('infer', '--help')).code, 0);
-    const dir = mkdtempSync(join(tmpdir(), 'srigl-export-'));
-    try {
+    await withTempDir('srigl-export-', async (dir) => {
       const engine = await createEngine({ threads: 1 });
       const m = buildModel(engine, { arch: 'resnet', inputShape: [1, 28, 28], classes: 10 }, { maxBatch: 1 });
       saveModel(join(dir, 'r.safetensors'), m, { dataset: 'fashion-mnist' });
@@ -114,8 +88,6 @@ describe('srigl export / infer', () => {
       const r = await run('export', join(dir, 'r.safetensors'));
       assert.equal(r.code, 1);
       assert.match(r.err, /resnet models are not supported .*BatchNorm/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -1,32 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
-
-/** The repository root: the nearest ancestor with package.json (works from src and dist). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
-  return dir;
-}
-
-const SUBSET = join(repoRoot(), 'data', 'fashion-mnist-subset');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, SUBSET, withTempDir } from './harness.js';
 
 describe('srigl CLI', () => {
   test('--help lists the commands; each command documents every option with its default', async () => {
@@ -66,8 +42,7 @@ describe('srigl CLI', () => {
   });
 
   test('a tiny train run writes model, metrics and summary; eval reproduces its accuracy', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'srigl-cli-'));
-    try {
+    await withTempDir('srigl-cli-', async (out) => {
       const r = await run('train', '--data', SUBSET, '--limit-train', '256', '--limit-test', '300', '--epochs', '1', '--batch-size', '64', '--out', out, '--json', '--quiet', '--seed', '3');
       assert.equal(r.code, 0, r.err);
       const summary = JSON.parse(r.out);
@@ -85,19 +60,14 @@ describe('srigl CLI', () => {
       assert.equal(res.n, 300);
       assert.equal(res.accuracy, summary.final.testAcc);
       assert.ok(Math.abs(res.loss - summary.final.testLoss) < 1e-4, `${res.loss} vs ${summary.final.testLoss}`);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 
   test('eval of a file that is not a model fails with status 1 and a message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'srigl-cli-'));
-    try {
+    await withTempDir('srigl-cli-', async (dir) => {
       const r = await run('eval', join(dir, 'missing.safetensors'));
       assert.equal(r.code, 1);
       assert.match(r.err, /missing\.safetensors/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

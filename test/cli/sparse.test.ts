@@ -1,36 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, SUBSET, withTempDir } from './harness.js';
 import { loadModel } from '../../src/io/model.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { createEngine } from '../../src/kernels/engine.js';
 import { assertConstantFanIn } from '../../src/sparse/mask.js';
 import type { SparseRunInfo } from '../../src/train/sparse.js';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
-  return dir;
-}
-
-const SUBSET = join(repoRoot(), 'data', 'fashion-mnist-subset');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 /** 256 examples, batch 32: 8 steps an epoch; 3 epochs = 24 steps, T_end 18, ΔT 4 → updates at 4, 8, 12, 16. */
 const TINY = ['--data', SUBSET, '--limit-train', '256', '--limit-test', '200', '--epochs', '3', '--batch-size', '32', '--threads', '1', '--delta-t', '4'];
@@ -42,8 +19,7 @@ function masksOf(path: string): Map<string, Uint8Array> {
 
 describe('srigl train --method', () => {
   test('a tiny SRigL run with ablation: invariants hold on the saved model; masks and metadata round-trip; eval agrees', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'srigl-cli-sparse-'));
-    try {
+    await withTempDir('srigl-cli-sparse-', async (out) => {
       // γ_sal 0.9 so that 4 updates of a 99%-sparse mlp ablate some neurons.
       const r = await run('train', ...TINY, '--method', 'srigl', '--sparsity', '0.99', '--gamma-sal', '0.9', '--seed', '2', '--out', out, '--json');
       assert.equal(r.code, 0, r.err);
@@ -85,14 +61,11 @@ describe('srigl train --method', () => {
       const e = await run('eval', path, '--data', SUBSET, '--limit-test', '200', '--json');
       assert.equal(e.code, 0, e.err);
       assert.equal(JSON.parse(e.out).accuracy, summary.final.testAcc);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 
   test('each method runs and saves its masks; the same seed gives the same masks, another seed others', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'srigl-cli-sparse-'));
-    try {
+    await withTempDir('srigl-cli-sparse-', async (dir) => {
       const masks = new Map<string, Map<string, Uint8Array>>();
       const runs: [string, string[]][] = [
         ['dense', ['--method', 'dense']],
@@ -124,9 +97,7 @@ describe('srigl train --method', () => {
       }
       assert.deepEqual(masks.get('srigl-a'), masks.get('srigl-b'));
       assert.notDeepEqual(masks.get('srigl-a'), masks.get('srigl-c'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('--help documents the sparse options; bad sparse input is a usage error naming the option', async () => {
@@ -149,14 +120,11 @@ describe('srigl train --method', () => {
       [['--method', 'srigl', '--alpha', '1.5'], /--alpha expects a number in \[0, 1\]/],
     ];
     for (const [argv, re] of cases) {
-      const out = mkdtempSync(join(tmpdir(), 'srigl-cli-sparse-'));
-      try {
+      await withTempDir('srigl-cli-sparse-', async (out) => {
         const r = await run('train', ...argv, '--out', out, '--quiet');
         assert.equal(r.code, 2, `${argv.join(' ')} → ${r.code}: ${r.err}`);
         assert.match(r.err, re, argv.join(' '));
-      } finally {
-        rmSync(out, { recursive: true, force: true });
-      }
+      });
     }
   });
 });

@@ -1,14 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
-import { datasetSpec, DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
-import { loadSplit } from '../../data/locate.js';
-import { normalizeSplit } from '../../data/normalize.js';
+import { DATASET_NAMES } from '../../data/datasets.js';
 import { loadModel } from '../../io/model.js';
 import { createEngine, type BackendName } from '../../kernels/engine.js';
 import { evaluate } from '../../train/evaluate.js';
-import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
+import { formatHelp, type OptionSpec } from '../args.js';
+import { loadTestSplitFor, parseFileCommand } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
-import { limitSplit } from './train.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'dataset', kind: 'enum', values: DATASET_NAMES, help: "Dataset to evaluate on. Default: the one recorded in the model file." },
@@ -23,17 +20,9 @@ const SPECS: OptionSpec[] = [
 export const EVAL_HELP = formatHelp('srigl eval MODEL [options]', 'Evaluates a saved model (model.safetensors) on the test split.', SPECS);
 
 export async function evalCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, SPECS, 'srigl eval');
-  if (args.help) {
-    io.stdout.write(EVAL_HELP);
-    return 0;
-  }
-  if (args.positionals.length !== 1) {
-    throw new UsageError(`srigl eval: expected one MODEL file, got ${args.positionals.length === 0 ? 'none' : args.positionals.map((p) => `"${p}"`).join(' ')} (see srigl eval --help)`);
-  }
-  const o = args.options;
-  const cwd = io.cwd ?? process.cwd();
-  const path = resolve(cwd, args.positionals[0]);
+  const cmd = parseFileCommand(argv, SPECS, 'srigl eval', EVAL_HELP, 'MODEL file', io);
+  if (cmd === null) return 0;
+  const { options: o, path } = cmd;
   const batchSize = o.has('batch-size') ? (o.get('batch-size') as number) : 256;
   const engine = await createEngine({
     backend: (o.get('backend') as BackendName | undefined) ?? 'auto',
@@ -41,11 +30,7 @@ export async function evalCommand(argv: readonly string[], io: CliIo): Promise<n
   });
   try {
     const { model, info } = loadModel(engine, path, { maxBatch: batchSize });
-    const dataset = (o.get('dataset') as string | undefined) ?? info.dataset;
-    if (dataset === undefined) throw new UsageError(`srigl eval: ${path} records no dataset; pass --dataset`);
-    datasetSpec(dataset);
-    const { source, data } = await loadSplit(dataset as DatasetName, 'test', { dir: o.has('data') ? resolve(cwd, o.get('data') as string) : undefined });
-    const test = limitSplit(normalizeSplit(data), o.get('limit-test') as number | undefined);
+    const { dataset, source, test } = await loadTestSplitFor('srigl eval', path, info.dataset, cmd);
     const t0 = performance.now();
     const r = evaluate(model, test);
     const seconds = (performance.now() - t0) / 1000;

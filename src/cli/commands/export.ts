@@ -4,7 +4,8 @@ import { saveCondensed } from '../../io/condensed-file.js';
 import { loadModel } from '../../io/model.js';
 import { createEngine } from '../../kernels/engine.js';
 import { condenseModel } from '../../sparse/condensed/model.js';
-import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
+import { formatHelp, UsageError, type OptionSpec } from '../args.js';
+import { parseFileCommand } from '../common.js';
 import type { CliIo } from '../io.js';
 
 const SPECS: OptionSpec[] = [
@@ -20,17 +21,10 @@ export const EXPORT_HELP = formatHelp(
 );
 
 export async function exportCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, SPECS, 'srigl export');
-  if (args.help) {
-    io.stdout.write(EXPORT_HELP);
-    return 0;
-  }
-  if (args.positionals.length !== 1) {
-    throw new UsageError(`srigl export: expected one MODEL file, got ${args.positionals.length === 0 ? 'none' : args.positionals.map((p) => `"${p}"`).join(' ')} (see srigl export --help)`);
-  }
-  const cwd = io.cwd ?? process.cwd();
-  const path = resolve(cwd, args.positionals[0]);
-  const out = args.options.has('out') ? resolve(cwd, args.options.get('out') as string) : path.replace(/(\.safetensors)?$/, '.condensed.safetensors');
+  const cmd = parseFileCommand(argv, SPECS, 'srigl export', EXPORT_HELP, 'MODEL file', io);
+  if (cmd === null) return 0;
+  const { options: o, path, cwd } = cmd;
+  const out = o.has('out') ? resolve(cwd, o.get('out') as string) : path.replace(/(\.safetensors)?$/, '.condensed.safetensors');
   if (out === path) throw new UsageError('srigl export: --out must differ from the input model');
   const engine = await createEngine({ threads: 1 });
   try {
@@ -40,7 +34,7 @@ export async function exportCommand(argv: readonly string[], io: CliIo): Promise
     const denseBytes = statSync(path).size;
     const condensedBytes = statSync(out).size;
     const result = { command: 'export', model: path, out, arch: model.spec.arch, denseBytes, condensedBytes, layers: report };
-    if (args.options.get('json') === true) {
+    if (o.get('json') === true) {
       io.stdout.write(JSON.stringify(result) + '\n');
     } else {
       const lines = [

@@ -1,14 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
-import { datasetSpec, DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
-import { loadSplit } from '../../data/locate.js';
-import { normalizeSplit } from '../../data/normalize.js';
+import { DATASET_NAMES } from '../../data/datasets.js';
 import { readCondensed } from '../../io/condensed-file.js';
 import { createEngine, type BackendName } from '../../kernels/engine.js';
 import { CondensedModel } from '../../sparse/condensed/model.js';
-import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
+import { formatHelp, type OptionSpec } from '../args.js';
+import { loadTestSplitFor, parseFileCommand } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
-import { limitSplit } from './train.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'dataset', kind: 'enum', values: DATASET_NAMES, help: 'Dataset to evaluate on. Default: the one recorded in the file.' },
@@ -34,24 +31,12 @@ function median(xs: number[]): number {
 }
 
 export async function inferCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, SPECS, 'srigl infer');
-  if (args.help) {
-    io.stdout.write(INFER_HELP);
-    return 0;
-  }
-  if (args.positionals.length !== 1) {
-    throw new UsageError(`srigl infer: expected one condensed model FILE, got ${args.positionals.length === 0 ? 'none' : args.positionals.map((p) => `"${p}"`).join(' ')} (see srigl infer --help)`);
-  }
-  const o = args.options;
-  const cwd = io.cwd ?? process.cwd();
-  const path = resolve(cwd, args.positionals[0]);
+  const cmd = parseFileCommand(argv, SPECS, 'srigl infer', INFER_HELP, 'condensed model FILE', io);
+  if (cmd === null) return 0;
+  const { options: o, path } = cmd;
   const batchSize = o.has('batch-size') ? (o.get('batch-size') as number) : 256;
   const { net, info } = readCondensed(path);
-  const dataset = (o.get('dataset') as string | undefined) ?? info.dataset;
-  if (dataset === undefined) throw new UsageError(`srigl infer: ${path} records no dataset; pass --dataset`);
-  datasetSpec(dataset);
-  const { source, data } = await loadSplit(dataset as DatasetName, 'test', { dir: o.has('data') ? resolve(cwd, o.get('data') as string) : undefined });
-  const test = limitSplit(normalizeSplit(data), o.get('limit-test') as number | undefined);
+  const { dataset, source, test } = await loadTestSplitFor('srigl infer', path, info.dataset, cmd);
   const engine = await createEngine({
     backend: (o.get('backend') as BackendName | undefined) ?? 'auto',
     threads: Math.min((o.get('threads') as number | undefined) ?? 1, availableParallelism()),

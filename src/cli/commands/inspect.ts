@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { readCondensed } from '../../io/condensed-file.js';
 import { readSafetensors } from '../../io/safetensors.js';
 import { MASK_SUFFIX, validateModelFile } from '../../io/validate.js';
-import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
+import { formatHelp, type OptionSpec } from '../args.js';
+import { parseFileCommand } from '../common.js';
 import type { CliIo } from '../io.js';
 
 const SPECS: OptionSpec[] = [{ name: 'json', kind: 'bool', help: 'Print one JSON object instead of the table. Default off.' }];
@@ -133,15 +133,9 @@ function formatReport(r: InspectReport): string {
 }
 
 export async function inspectCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, SPECS, 'srigl inspect');
-  if (args.help) {
-    io.stdout.write(INSPECT_HELP);
-    return 0;
-  }
-  if (args.positionals.length !== 1) {
-    throw new UsageError(`srigl inspect: expected one FILE, got ${args.positionals.length === 0 ? 'none' : args.positionals.map((p) => `"${p}"`).join(' ')} (see srigl inspect --help)`);
-  }
-  const r = inspectFile(resolve(io.cwd ?? process.cwd(), args.positionals[0]));
-  io.stdout.write(args.options.get('json') === true ? JSON.stringify(r) + '\n' : formatReport(r));
+  const cmd = parseFileCommand(argv, SPECS, 'srigl inspect', INSPECT_HELP, 'FILE', io);
+  if (cmd === null) return 0;
+  const r = inspectFile(cmd.path);
+  io.stdout.write(cmd.options.get('json') === true ? JSON.stringify(r) + '\n' : formatReport(r));
   return 0;
 }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { BatchIterator } from '../../data/batches.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
 import { loadDataset } from '../../data/locate.js';
-import { normalizeSplit, type NormalizedSplit } from '../../data/normalize.js';
+import { normalizeSplit } from '../../data/normalize.js';
 import { saveModel } from '../../io/model.js';
 import { createEngine, type BackendName } from '../../kernels/engine.js';
 import { ARCHS, Model, type Arch, type ModelSpec } from '../../nn/models.js';
@@ -14,6 +14,7 @@ import type { SparseMethod } from '../../dst/topology.js';
 import type { DistributionKind } from '../../sparse/distribution.js';
 import type { OptimizerOptions } from '../../train/optimizer.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
+import { limitSplit } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
 import { Progress } from '../progress.js';
 import { checkpointing, lastEpochMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
@@ -60,12 +61,6 @@ export const TRAIN_HELP = formatHelp(
   'Trains a model, dense or sparse (--method), and saves it with its metrics. With no options: the\ndense MLP on Fashion-MNIST (the full dataset when installed, else the embedded subset) for 5 epochs.\nSparse runs log per-layer density, fan-in k and ablated neurons every epoch and end with a table.',
   SPECS,
 );
-
-/** The first N examples of a split (views, no copy). */
-export function limitSplit(s: NormalizedSplit, n: number | undefined): NormalizedSplit {
-  if (n === undefined || n >= s.n) return s;
-  return { ...s, n, x: s.x.subarray(0, n * s.features), labels: s.labels.subarray(0, n) };
-}
 
 function timestamp(d = new Date()): string {
   const p = (v: number): string => String(v).padStart(2, '0');
