@@ -47,6 +47,8 @@ export interface ExpectedTensor {
   shape: number[];
   /** For Linear/Conv2d weights: rows and fan-in as the sparse code sees them. */
   matrix?: { out: number; fanIn: number };
+  /** A running statistic (not a parameter): it can never carry a mask. */
+  buffer?: boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export function expectedTensors(spec: ModelSpec): ExpectedTensor[] {
   };
   const bn = (name: string, ch: number): void => {
     params.push({ name: `${name}.weight`, shape: [ch] }, { name: `${name}.bias`, shape: [ch] });
-    buffers.push({ name: `${name}.running_mean`, shape: [ch] }, { name: `${name}.running_var`, shape: [ch] });
+    buffers.push({ name: `${name}.running_mean`, shape: [ch], buffer: true }, { name: `${name}.running_var`, shape: [ch], buffer: true });
   };
   switch (spec.arch) {
     case 'mlp':
@@ -143,7 +145,8 @@ export function validateModelFile(file: SafetensorsFile, source: string, limits:
   const tensors = file.tensors;
   for (const name of tensors.keys()) {
     if (byName.has(name)) continue;
-    if (name.endsWith(MASK_SUFFIX) && byName.has(name.slice(0, -MASK_SUFFIX.length))) continue;
+    const masked = name.endsWith(MASK_SUFFIX) ? byName.get(name.slice(0, -MASK_SUFFIX.length)) : undefined;
+    if (masked !== undefined && masked.buffer !== true) continue;
     throw new ModelFileError(source, `unexpected tensor "${name}" for a ${spec.arch} model`, name);
   }
 

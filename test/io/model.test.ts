@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, saveModel } from '../../src/io/model.js';
 import { encodeSafetensors, readSafetensors } from '../../src/io/safetensors.js';
+import { validateModelFile } from '../../src/io/validate.js';
 import { createEngine } from '../../src/kernels/engine.js';
 import { Model } from '../../src/nn/models.js';
 import { Rng } from '../../src/tensor/rng.js';
@@ -56,4 +57,19 @@ test('loadModel rejects foreign files, missing or extra tensors and wrong shapes
   assert.throws(() => loadModel(engine, encodeSafetensors(tensors, { ...meta, arch: '{"arch":"vgg"}' })), /unknown arch "vgg"/);
   assert.equal(engine.heap.used, used, 'a failed load gives its memory back');
   await engine.close();
+});
+
+test('a mask on a batch-norm running statistic is rejected by the validator that inspect uses', async () => {
+  const engine = await createEngine({ backend: 'reference' });
+  try {
+    const model = new Model(engine, { arch: 'resnet', inputShape: [1, 8, 8], classes: 2 }, { maxBatch: 1 });
+    const tensors = model.stateTensors().map(({ name, tensor }) => ({ name, dtype: 'F32' as const, shape: [...tensor.shape], data: tensor.data }));
+    const stat = tensors.find((t) => t.name.endsWith('running_mean'));
+    assert.ok(stat !== undefined);
+    const meta = { format: 'srigl-model', version: '1', arch: JSON.stringify(model.spec) };
+    const file = readSafetensors(encodeSafetensors([...tensors, { name: `${stat.name}.mask`, dtype: 'U8', shape: stat.shape, data: new Uint8Array(stat.data.length).fill(1) }], meta));
+    assert.throws(() => validateModelFile(file, 'x.safetensors'), new RegExp(`unexpected tensor "${stat.name}.mask"`));
+  } finally {
+    await engine.close();
+  }
 });
