@@ -18,6 +18,12 @@ import { spawn } from 'node:child_process';
 export const METHODS = ['dense', 'static', 'set', 'rigl', 'srigl-no-ablation', 'srigl-ablation'] as const;
 export type SweepMethod = (typeof METHODS)[number];
 const MODELS = ['mlp', 'cnn'] as const;
+/**
+ * Linear warm-up epochs per model, the same for every method. The cnn has no batch norm and at
+ * the recipe's lr 0.1 its first steps blow up (loss to ln 10, every ReLU dead) for dense and
+ * sparse alike; one epoch of warm-up trains it. The mlp needs none.
+ */
+const WARMUP_EPOCHS: Record<string, number> = { mlp: 0, cnn: 1 };
 
 export interface SweepOptions {
   models: string[];
@@ -28,6 +34,8 @@ export interface SweepOptions {
   multiSeedAt: number[];
   epochs: number;
   lr: number;
+  /** Overrides WARMUP_EPOCHS for every model when set. */
+  warmupEpochs?: number;
   threads: number;
   data?: string;
   limitTrain?: number;
@@ -46,6 +54,8 @@ export interface SweepConfig {
   seed: number;
   epochs: number;
   lr: number;
+  /** Linear warm-up epochs (absent in results from before warm-up existed: 0). */
+  warmupEpochs?: number;
 }
 
 export interface LayerResult {
@@ -89,7 +99,8 @@ const ROOT = repoRoot();
 
 function configId(c: Omit<SweepConfig, 'id'>): string {
   const s = c.sparsity === null ? 'dense' : `s${c.sparsity.toFixed(2)}`;
-  return `${c.model}_${c.method}_${s}_seed${c.seed}_e${c.epochs}_lr${c.lr}`;
+  const w = c.warmupEpochs ?? 0;
+  return `${c.model}_${c.method}_${s}_seed${c.seed}_e${c.epochs}_lr${c.lr}${w > 0 ? `_w${w}` : ''}`;
 }
 
 /** Every configuration of the grid, in the order they run: the most telling ones first. */
@@ -102,7 +113,7 @@ export function sweepConfigs(o: SweepOptions): SweepConfig[] {
   // Sparsities with several seeds first, then the rest, in the order given.
   const order = [...o.sparsities.filter((s) => o.multiSeedAt.includes(s)), ...o.sparsities.filter((s) => !o.multiSeedAt.includes(s))];
   for (const model of o.models) {
-    const base = { model, epochs: o.epochs, lr: o.lr };
+    const base = { model, epochs: o.epochs, lr: o.lr, warmupEpochs: o.warmupEpochs ?? WARMUP_EPOCHS[model] ?? 0 };
     if (o.methods.includes('dense')) add({ ...base, method: 'dense', sparsity: null, seed: first });
     for (const s of order) for (const m of o.methods) if (m !== 'dense') add({ ...base, method: m, sparsity: s, seed: first });
     for (const seed of more) {
@@ -124,6 +135,7 @@ function trainArgv(c: SweepConfig, o: SweepOptions, outDir: string): string[] {
     '--optimizer', 'sgd', '--momentum', '0.9', '--nesterov', '--weight-decay', '5e-4', '--schedule', 'cosine',
     '--seed', String(c.seed), '--threads', String(o.threads), '--out', outDir, '--json', '--quiet',
   ];
+  if ((c.warmupEpochs ?? 0) > 0) argv.push('--warmup-epochs', String(c.warmupEpochs));
   if (o.data !== undefined) argv.push('--data', o.data);
   if (o.limitTrain !== undefined) argv.push('--limit-train', String(o.limitTrain));
   if (c.method === 'dense') return [...argv, '--method', 'dense'];
@@ -231,7 +243,7 @@ export function writeSummary(o: SweepOptions): { md: string; present: number; mi
     '',
     `Produced by \`npx tsx bench/accuracy.ts --models ${o.models.join(',')} --epochs ${o.epochs} --lr ${o.lr}\` (resumable; one result file per`,
     'configuration in `bench/results/accuracy/`). Recipe: SGD Nesterov momentum 0.9, cosine lr, weight decay 5e-4,',
-    `batch 128, ${o.epochs} epochs, peak lr ${o.lr}; sparse: ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3; sparse-aware Kaiming init for every`,
+    `batch 128, ${o.epochs} epochs, peak lr ${o.lr} (cnn: after ${o.warmupEpochs ?? WARMUP_EPOCHS.cnn} epoch(s) of linear warm-up, every method: without it the cnn diverges at lr ${o.lr}); sparse: ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3; sparse-aware Kaiming init for every`,
     'method (dense included). The mlp keeps every layer sparse; the cnn keeps its first conv dense (as the paper\'s ResNets).',
     'Test accuracy in %, full 10,000-example test set, after the last epoch; several seeds: mean ± half-range (seeds).',
     '',
@@ -353,6 +365,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
       case '--multi-seed-at': o.multiSeedAt = parseList(val(), 'multi-seed-at', Number, (v) => v > 0 && v < 1); break;
       case '--epochs': o.epochs = parseList(val(), 'epochs', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
       case '--lr': o.lr = parseList(val(), 'lr', Number, (v) => v > 0)[0]; break;
+      case '--warmup-epochs': o.warmupEpochs = parseList(val(), 'warmup-epochs', Number, (v) => v >= 0)[0]; break;
       case '--threads': o.threads = parseList(val(), 'threads', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
       case '--data': o.data = val(); break;
       case '--limit-train': o.limitTrain = parseList(val(), 'limit-train', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
@@ -363,7 +376,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
         process.stdout.write(
           'Usage: npx tsx bench/accuracy.ts [--models mlp,cnn] [--methods dense,static,set,rigl,srigl-no-ablation,srigl-ablation]\n' +
             '  [--sparsities 0.8,0.9,0.95,0.99] [--seeds 0,1] [--multi-seed-at 0.9] [--epochs 20] [--lr 0.1] [--threads 2]\n' +
-            '  [--data DIR] [--limit-train N] [--results DIR] [--timeout-min 60] [--summary-only]\n',
+            '  [--warmup-epochs X (default: mlp 0, cnn 1)] [--data DIR] [--limit-train N] [--results DIR] [--timeout-min 60] [--summary-only]\n',
         );
         process.exit(0);
       default:

@@ -31,7 +31,7 @@ const SPECS: OptionSpec[] = [
   { name: 'nesterov', kind: 'bool', help: 'Nesterov momentum for SGD. Default on.' },
   { name: 'weight-decay', kind: 'number', arg: 'X', min: 0, help: 'Weight decay on weights (not biases or norm params). Default 5e-4 (sgd), 0.01 (adamw, decoupled).' },
   { name: 'schedule', kind: 'enum', values: ['cosine', 'step', 'constant'], help: 'Learning-rate schedule; step multiplies by 0.1 at 50% and 75% of epochs. Default cosine.' },
-  { name: 'warmup-epochs', kind: 'number', arg: 'X', min: 0, help: 'Linear warm-up length in epochs. Default 0.' },
+  { name: 'warmup-epochs', kind: 'number', arg: 'X', min: 0, help: 'Linear warm-up length in epochs. Default 1 for the cnn (it has no batch norm and diverges at lr 0.1 without warm-up), else 0.' },
   { name: 'label-smoothing', kind: 'number', arg: 'X', min: 0, help: 'Label smoothing ε in [0, 1). Default 0.' },
   { name: 'clip-norm', kind: 'number', arg: 'X', min: 0, help: 'Clip gradients to this global L2 norm; 0 disables. Default 0.' },
   { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default dense.' },
@@ -152,7 +152,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const progress = quiet ? null : new Progress(io.stderr, epochs);
     const training = {
       model: arch, dataset, epochs, batchSize: model.maxBatch, lr, optimizer, schedule: get<'cosine' | 'step' | 'constant'>('schedule', 'cosine'),
-      warmupEpochs: get('warmup-epochs', 0), labelSmoothing: smoothing, clipNorm: get('clip-norm', 0), seed,
+      warmupEpochs: get('warmup-epochs', arch === 'cnn' ? 1 : 0), labelSmoothing: smoothing, clipNorm: get('clip-norm', 0), seed,
       limitTrain: get<number | null>('limit-train', null), limitTest: get<number | null>('limit-test', null),
       backend: engine.backend, threads: engine.threads,
     };
