@@ -10,13 +10,27 @@ export const SEQ = 0;
 export const DONE = 1;
 export const ERROR = 2;
 export const STOP = 3;
-/** GEMM work units: the next unclaimed unit, and how many have finished. */
+/**
+ * Work units: NEXT is the claim counter, the open job's tag in its high bits and the next
+ * unclaimed unit in its low UNIT_BITS; FINISHED counts the units that have finished.
+ */
 export const NEXT = 4;
 export const FINISHED = 5;
 /** Workers asleep in Atomics.wait (not polling). */
 export const SLEEPERS = 6;
-/** NEXT between jobs: every late claim lands past the last unit of any job. */
-export const CLOSED = 1 << 30;
+export const UNIT_BITS = 20;
+/** Job tags cycle through [0, TAGS); tag TAGS marks NEXT closed between jobs. */
+const TAGS = 2047;
+/** The tag of the job opened with sequence number `seq`. */
+export function jobTag(seq: number): number {
+  return (seq >>> 0) % TAGS;
+}
+/** NEXT for the job of sequence number `seq`, before its first claim. */
+export function openedNext(seq: number): number {
+  return jobTag(seq) << UNIT_BITS;
+}
+/** NEXT between jobs: no claim matches any job's tag. */
+export const CLOSED = TAGS << UNIT_BITS;
 /** Float64 slots, starting at byte ARGS_OFFSET. */
 export const ARGS_OFFSET = 64;
 export const A_FORM = 0, A_M = 1, A_N = 2, A_K = 3, A_A = 4, A_B = 5, A_C = 6, A_ACC = 7, A_COLS = 8, A_UNITS = 9;
@@ -91,21 +105,32 @@ function runRowUnit(k: KernelExports, args: Float64Array, index: number, u: numb
  * output element is computed the same way whichever thread runs its unit, so results never
  * depend on timing or on the thread count.
  *
- * Arguments are read after each successful claim: the main thread reopens NEXT only after
- * publishing a job's arguments and closes it (CLOSED) once every unit has finished, so a
- * claim below A_UNITS always belongs to the job whose arguments are in place.
+ * A claim counts only when it carries the tag of `seq`, the job this thread was woken for: the
+ * main thread writes a job's arguments, then opens NEXT with the job's tag, then bumps SEQ, and
+ * closes NEXT (CLOSED) once every unit has finished. So a thread that is late (still looping
+ * after the last unit of an earlier job) can never take a unit of a job whose arguments are
+ * being written, nor count a unit twice in FINISHED; a matching claim below A_UNITS always
+ * belongs to the job whose arguments are in place.
  *
  * @returns how many units this thread ran
  */
-export function runGemmShare(k: KernelExports, args: Float64Array, index: number, scratch: number): number {
+export function runGemmShare(k: KernelExports, args: Float64Array, index: number, scratch: number, seq: number): number {
   let ctl = controls.get(args.buffer);
   if (!ctl) {
     ctl = new Int32Array(args.buffer, 0, ARGS_OFFSET / 4);
     controls.set(args.buffer, ctl);
   }
   for (let ran = 0; ; ran++) {
-    const u = Atomics.add(ctl, NEXT, 1);
-    if (u >= CLOSED || u >= args[A_UNITS]) return ran;
+    // Compare-and-swap rather than add: a thread holding another job's tag must not use up a
+    // unit of this one.
+    const claim = Atomics.load(ctl, NEXT);
+    if (claim >>> UNIT_BITS !== jobTag(seq)) return ran;
+    const u = claim & ((1 << UNIT_BITS) - 1);
+    if (u >= args[A_UNITS]) return ran;
+    if (Atomics.compareExchange(ctl, NEXT, claim, claim + 1) !== claim) {
+      ran--;
+      continue;
+    }
     try {
       // The job kind is read after the claim, like every argument (see above).
       if (args[A_JOB] === JOB_ROWS) {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { ARGS_OFFSET, A_ACC, A_A, A_B, A_C, A_COLS, A_FORM, A_K, A_M, A_N, A_UNITS, CLOSED, CONTROL_BYTES, ERROR, FINISHED, NEXT, SEQ, SLEEPERS, STOP, runGemmShare, type WorkerInit } from './jobs.js';
+import { ARGS_OFFSET, A_ACC, A_A, A_B, A_C, A_COLS, A_FORM, A_K, A_M, A_N, A_UNITS, CLOSED, CONTROL_BYTES, ERROR, FINISHED, NEXT, SEQ, SLEEPERS, STOP, openedNext, runGemmShare, type WorkerInit } from './jobs.js';
 import {
   A_ARGS, A_FN, A_JOB, A_NAME_LEN, A_NARGS, A_R0, A_R1, A_SCRATCH, A_SCRATCH_ARG, A_SCRATCH_STRIDE, A_UNIT_ROWS, JOB_GEMM, JOB_ROWS,
   MAX_ROW_ARGS, NAME_OFFSET,
@@ -53,6 +53,8 @@ export class ThreadPool implements RowRunner {
   /** GEMM calls still to run unsplit, and the length of the next such run (see gemm). */
   private skip = 0;
   private backoff = 0;
+  /** Sequence number of the job open now (its tag is in NEXT). */
+  private seq = 0;
 
   private constructor(
     readonly threads: number,
@@ -132,7 +134,7 @@ export class ThreadPool implements RowRunner {
     this.start();
     let mine = 0, t1 = t0;
     try {
-      mine = runGemmShare(this.kernels, a, 0, this.scratch);
+      mine = runGemmShare(this.kernels, a, 0, this.scratch, this.seq);
       t1 = performance.now();
     } finally {
       this.awaitUnits(units);
@@ -178,7 +180,7 @@ export class ThreadPool implements RowRunner {
     for (let i = 0; i < args.length; i++) a[A_ARGS + i] = args[i];
     this.start();
     try {
-      runGemmShare(this.kernels, a, 0, this.scratch);
+      runGemmShare(this.kernels, a, 0, this.scratch, this.seq);
     } finally {
       this.awaitUnits(units);
     }
@@ -190,8 +192,10 @@ export class ThreadPool implements RowRunner {
     const ctl = this.ctl;
     Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, ERROR, 0);
-    Atomics.store(ctl, NEXT, 0);
-    Atomics.add(ctl, SEQ, 1);
+    // Only this thread writes SEQ while jobs run (close() aside), so the next value is known.
+    this.seq = (Atomics.load(ctl, SEQ) + 1) | 0;
+    Atomics.store(ctl, NEXT, openedNext(this.seq));
+    Atomics.store(ctl, SEQ, this.seq);
     // Polling and dozing workers see SEQ by themselves; only deep sleepers need (costly) waking.
     if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ);
   }

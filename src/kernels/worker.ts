@@ -47,7 +47,7 @@ for (;;) {
   seen = seq;
   if (Atomics.load(ctl, STOP)) break;
   try {
-    runGemmShare(kernels, args, init.index, init.scratch);
+    runGemmShare(kernels, args, init.index, init.scratch, seq);
   } catch {
     Atomics.store(ctl, ERROR, init.index);
   }

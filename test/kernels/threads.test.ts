@@ -49,3 +49,37 @@ for (const isa of ['scalar', 'simd128', 'relaxed'] as const) {
     }
   });
 }
+
+// Thousands of back-to-back jobs of changing shapes: a thread that arrives late from one job must
+// neither take nor use up a unit of the next (each would hang or corrupt the run). Every call's
+// result must still equal the one-thread result.
+test('back-to-back GEMM jobs on 2 threads never hang and stay exact', { skip: !features.threads ? 'no threads' : false, timeout: 120_000 }, async () => {
+  const one = await createEngine({ threads: 1 });
+  const two = await createEngine({ threads: 2 });
+  try {
+    const rng = new Rng(SEED + 1);
+    const size = 224 * 256;
+    const bufs = [one, two].map((e) => {
+      const [A, B, C] = [e.heap.allocF32(size), e.heap.allocF32(size), e.heap.allocF32(size)];
+      return { e, A, B, C };
+    });
+    const a = Float32Array.from({ length: size }, () => rng.normal());
+    const b = Float32Array.from({ length: size }, () => rng.normal());
+    for (const { e, A, B } of bufs) {
+      e.heap.f32(A, size).set(a);
+      e.heap.f32(B, size).set(b);
+    }
+    for (let i = 0; i < 3000; i++) {
+      const M = 32 + (i % 7) * 32, N = 16 + ((i * 3) % 13) * 16, K = 64 + (i % 5) * 32;
+      const op = (['gemmNN', 'gemmTN', 'gemmNT'] as const)[i % 3];
+      for (const { e, A, B, C } of bufs) e.kernels[op](M, N, K, A, B, C, false);
+      if (i % 97 === 0) {
+        const [r1, r2] = bufs.map(({ e, C }) => e.heap.f32(C, M * N));
+        assert.deepEqual(r2, r1, `call ${i}: ${op} ${M}×${N}×${K} differs between 1 and 2 threads`);
+      }
+    }
+  } finally {
+    await one.close();
+    await two.close();
+  }
+});
