@@ -235,13 +235,15 @@ function cell(rs: SweepResult[]): string {
 export function writeSummary(o: SweepOptions): { md: string; present: number; missing: number } {
   const dir = join(o.resultsDir, 'accuracy');
   const results = loadResults(dir);
-  const grid = sweepConfigs(o);
-  const missing = grid.filter((c) => !results.has(c.id));
   const all = [...results.values()].filter((r) => r.epochs === o.epochs && r.lr === o.lr);
+  // A run restricted to some models still summarises every model with results on disk.
+  const models = MODELS.filter((m) => o.models.includes(m) || all.some((r) => r.model === m));
+  const grid = sweepConfigs({ ...o, models });
+  const missing = grid.filter((c) => !results.has(c.id));
   const lines: string[] = [
     '# Accuracy sweep: Fashion-MNIST',
     '',
-    `Produced by \`npx tsx bench/accuracy.ts --models ${o.models.join(',')} --epochs ${o.epochs} --lr ${o.lr}\` (resumable; one result file per`,
+    `Produced by \`npx tsx bench/accuracy.ts --models ${models.join(',')} --epochs ${o.epochs} --lr ${o.lr}\` (resumable; one result file per`,
     'configuration in `bench/results/accuracy/`). Recipe: SGD Nesterov momentum 0.9, cosine lr, weight decay 5e-4,',
     `batch 128, ${o.epochs} epochs, peak lr ${o.lr} (cnn: after ${o.warmupEpochs ?? WARMUP_EPOCHS.cnn} epoch(s) of linear warm-up, every method: without it the cnn diverges at lr ${o.lr}); sparse: ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3; sparse-aware Kaiming init for every`,
     'method (dense included). The mlp keeps every layer sparse; the cnn keeps its first conv dense (as the paper\'s ResNets).',
@@ -252,7 +254,7 @@ export function writeSummary(o: SweepOptions): { md: string; present: number; mi
   ];
   const json: Record<string, unknown> = { options: { ...o, resultsDir: undefined, timeoutMinutes: undefined }, results: all, missing: missing.map((c) => c.id) };
   const patterns: Record<string, unknown> = {};
-  for (const model of o.models) {
+  for (const model of models) {
     const rs = all.filter((r) => r.model === model);
     lines.push(`## ${model}`, '');
     const dense = rs.filter((r) => r.method === 'dense');
