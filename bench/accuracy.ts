@@ -9,8 +9,13 @@
 //   npx tsx bench/accuracy.ts                      # full sweep: mlp and cnn
 //   npx tsx bench/accuracy.ts --models mlp --threads 2
 //   npx tsx bench/accuracy.ts --summary-only
+//   npx tsx bench/accuracy.ts --models cnn --jobs 2 --threads 1   # two runs at once, one core each
+//
+// Several sweeps (--jobs N in one process, or several processes) share the work: a run is
+// claimed by creating <id>.lock next to its result (exclusive create), and a lock whose process
+// is gone is taken over.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
@@ -43,6 +48,8 @@ export interface SweepOptions {
   summaryOnly: boolean;
   /** A run still going after this many minutes is killed and reported failed. Default 60. */
   timeoutMinutes: number;
+  /** Runs trained at the same time by this process (each with `threads` kernel threads). Default 1. */
+  jobs: number;
 }
 
 export interface SweepConfig {
@@ -81,6 +88,8 @@ export interface SweepResult extends SweepConfig {
   layers: LayerResult[];
   argv: string[];
   machine: string;
+  /** Runs this sweep process trained at the same time (wall time is per run, under that sharing). */
+  concurrentJobs?: number;
   date: string;
 }
 
@@ -168,6 +177,7 @@ async function runConfig(c: SweepConfig, o: SweepOptions): Promise<SweepResult> 
       layers: sparse.layers.map((l: LayerResult) => ({ name: l.name, out: l.out, fanIn: l.fanIn, nnz: l.nnz, density: l.density, k: l.k, ablatedNeurons: l.ablatedNeurons })),
       argv: argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out'),
       machine: machineLine(o.threads),
+      concurrentJobs: o.jobs,
       date: new Date().toISOString(),
     };
   } finally {
@@ -198,6 +208,44 @@ function runChild(argv: string[], timeoutMs: number): Promise<{ code: number; ou
       resolvePromise({ code: code ?? 1, out, err });
     });
   });
+}
+
+/**
+ * Claims a run by creating its lock file exclusively. Returns null when claimed, else a
+ * description of the live holder. A lock left by a process that no longer exists on this host
+ * (a killed sweep) is taken over.
+ */
+export function claim(lock: string): string | null {
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, me, { flag: 'wx' });
+      return null;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let held: { pid?: number; host?: string; since?: string } = {};
+    try {
+      held = JSON.parse(readFileSync(lock, 'utf8')) as typeof held;
+    } catch {
+      // Unreadable or half-written: treat as stale below only if it stays that way.
+    }
+    const alive = held.host === hostname() && typeof held.pid === 'number' && pidAlive(held.pid);
+    if (alive || (held.host !== undefined && held.host !== hostname())) {
+      return `pid ${held.pid} on ${held.host} since ${held.since}`;
+    }
+    rmSync(lock, { force: true });
+  }
+  return 'another sweep (lock re-created while taking it over)';
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function writeAtomic(path: string, text: string): void {
@@ -311,22 +359,37 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
   mkdirSync(dir, { recursive: true });
   if (!o.summaryOnly) {
     const grid = sweepConfigs(o);
-    for (const [i, c] of grid.entries()) {
-      const path = join(dir, `${c.id}.json`);
-      if (existsSync(path)) {
-        log(`[${i + 1}/${grid.length}] ${c.id}: done already`);
-        continue;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < grid.length) {
+        const i = next++;
+        const c = grid[i];
+        const path = join(dir, `${c.id}.json`);
+        const tag = `[${i + 1}/${grid.length}] ${c.id}`;
+        if (existsSync(path)) {
+          log(`${tag}: done already`);
+          continue;
+        }
+        const lock = join(dir, `${c.id}.lock`);
+        const holder = claim(lock);
+        if (holder !== null) {
+          log(`${tag}: claimed by ${holder}, skipped`);
+          continue;
+        }
+        log(`${tag}: running`);
+        try {
+          const r = await runConfig(c, o);
+          writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
+          log(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
+        } catch (e) {
+          log(`${tag}: FAILED: ${(e as Error).message}`);
+        } finally {
+          rmSync(lock, { force: true });
+        }
+        writeSummary(o);
       }
-      log(`[${i + 1}/${grid.length}] ${c.id}: running`);
-      try {
-        const r = await runConfig(c, o);
-        writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
-        log(`[${i + 1}/${grid.length}] ${c.id}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
-      } catch (e) {
-        log(`[${i + 1}/${grid.length}] ${c.id}: FAILED: ${(e as Error).message}`);
-      }
-      writeSummary(o);
-    }
+    };
+    await Promise.all(Array.from({ length: o.jobs }, worker));
   }
   const s = writeSummary(o);
   log(`summary: ${s.present} configurations present, ${s.missing} missing → ${join(o.resultsDir, 'accuracy.md')}`);
@@ -351,6 +414,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
     resultsDir: join(ROOT, 'bench', 'results'),
     summaryOnly: false,
     timeoutMinutes: 60,
+    jobs: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -368,6 +432,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
       case '--epochs': o.epochs = parseList(val(), 'epochs', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
       case '--lr': o.lr = parseList(val(), 'lr', Number, (v) => v > 0)[0]; break;
       case '--warmup-epochs': o.warmupEpochs = parseList(val(), 'warmup-epochs', Number, (v) => v >= 0)[0]; break;
+      case '--jobs': o.jobs = parseList(val(), 'jobs', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
       case '--threads': o.threads = parseList(val(), 'threads', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
       case '--data': o.data = val(); break;
       case '--limit-train': o.limitTrain = parseList(val(), 'limit-train', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
@@ -377,7 +442,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
       case '--help':
         process.stdout.write(
           'Usage: npx tsx bench/accuracy.ts [--models mlp,cnn] [--methods dense,static,set,rigl,srigl-no-ablation,srigl-ablation]\n' +
-            '  [--sparsities 0.8,0.9,0.95,0.99] [--seeds 0,1] [--multi-seed-at 0.9] [--epochs 20] [--lr 0.1] [--threads 2]\n' +
+            '  [--sparsities 0.8,0.9,0.95,0.99] [--seeds 0,1] [--multi-seed-at 0.9] [--epochs 20] [--lr 0.1] [--threads 2] [--jobs 1]\n' +
             '  [--warmup-epochs X (default: mlp 0, cnn 1)] [--data DIR] [--limit-train N] [--results DIR] [--timeout-min 60] [--summary-only]\n',
         );
         process.exit(0);
