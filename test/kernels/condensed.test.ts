@@ -13,8 +13,11 @@ import { Rng } from '../../src/tensor/rng.js';
 const ISAS = ['scalar', 'simd128', 'relaxed'] as const;
 const SPMV_TILES: SpmvTile[] = ['1x4', '1x8'];
 const SPMM_TILES: SpmmTile[] = ['1x16', '2x16'];
-/** Batch sizes: 1, below one SIMD vector, a full 16-lane tile, and 16·2 + 4 + 1 (every tail path). */
-const BATCHES = [1, 3, 16, 37];
+/**
+ * Batch sizes: 1, below one SIMD vector, the 8-lane tile alone, a full 16-lane tile, and
+ * 16·2 + 8 + 4 + 1 (every tail path after the packed tiles).
+ */
+const BATCHES = [1, 3, 8, 16, 45];
 
 /** Every backend this runtime can run: the TS oracle first, then each wasm module that validates. */
 function backends(heap: WasmHeap): SparseKernels[] {

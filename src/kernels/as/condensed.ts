@@ -9,7 +9,7 @@
 // lane. Every kernel computes the row range [r0, r1) so a thread pool can split rows.
 // The row helpers (condensed-rows.ts) take (values, indices, length), shared with the CSR kernels.
 import { madd } from './simd';
-import { gatherDot4, gatherDot8, axpyRow16, axpyRow2x16, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
+import { gatherDot4, gatherDot8, axpyRow16, axpyRow2x16, axpyRow8, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
 
 // ---- constant fan-in kernels ------------------------------------------------------------------
 
@@ -68,6 +68,14 @@ function spmmCfi<I>(
       for (; r < r1; r++) {
         axpyRow16<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, scratch, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
       }
+    }
+    if (b + 8 <= n) {
+      const xb = xT + (<usize>b << 2);
+      const yb = yT + (<usize>b << 2);
+      for (let r = r0; r < r1; r++) {
+        axpyRow8<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+      b += 8;
     }
     for (; b + 4 <= n; b += 4) {
       const xb = xT + (<usize>b << 2);

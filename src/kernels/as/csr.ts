@@ -2,7 +2,7 @@
 // Row r holds values[rowPtr[r] .. rowPtr[r+1]) at columns colIdx[same range] (u16 or u32);
 // rowPtr is u32. They share the condensed kernels' row helpers, so the only difference
 // measured is the format (per-row lengths and offsets instead of one constant k).
-import { gatherDot8, axpyRow16, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
+import { gatherDot8, axpyRow16, axpyRow8, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
 
 @inline
 function spmvCsr<I>(r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, bias: usize, x: usize, y: usize): void {
@@ -36,6 +36,16 @@ function spmmCsr<I>(r0: i32, r1: i32, cols: i32, n: i32, rowPtr: usize, colIdx: 
         const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
         axpyRow16<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, scratch, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
       }
+    }
+    if (b + 8 <= n) {
+      const xb = xT + (<usize>b << 2);
+      const yb = yT + (<usize>b << 2);
+      for (let r = r0; r < r1; r++) {
+        const p = <usize>load<u32>(rowPtr + (<usize>r << 2));
+        const len = <i32>(load<u32>(rowPtr + (<usize>r << 2), 4) - <u32>p);
+        axpyRow8<I>(values + (p << 2), colIdx + p * sizeof<I>(), len, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+      b += 8;
     }
     for (; b + 4 <= n; b += 4) {
       const xb = xT + (<usize>b << 2);
