@@ -310,12 +310,12 @@ export async function benchInference(opts: InferenceBenchOptions = {}): Promise<
       const xT = heap.allocF32(inF * B);
       fillNormal(heap.f32(xT, inF * B), rng);
       const yT = heap.allocF32(outF * B);
-      const scratch = heap.alloc(spmmScratchBytes(inF));
+      const scratch = heap.alloc(spmmScratchBytes(inF, B));
       const batchMark2 = engine2?.heap.mark() ?? 0;
       const x2 = engine2 ? engine2.heap.allocF32(inF * B) : 0;
       if (engine2) engine2.heap.f32(x2, inF * B).set(heap.f32(xT, inF * B));
       const y2 = engine2 ? engine2.heap.allocF32(outF * B) : 0;
-      const scratch2 = engine2 ? engine2.heap.alloc(2 * spmmScratchBytes(inF)) : 0;
+      const scratch2 = engine2 ? engine2.heap.alloc(spmmScratchBytes(inF, B)) : 0;
       const methods: Record<string, Method> = {
         denseEngine: () => {
           kern.gemmNN(outF, B, inF, D.W, xT, yT, false);

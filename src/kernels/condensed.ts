@@ -57,7 +57,8 @@ export interface SparseKernels {
   spmvCfi(tile: SpmvTile, L: CondensedView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
   /**
    * Yᵀ[r,:] = bias[r] + Σ_j values[r,j]·Xᵀ[indices[r,j],:] for r in [r0, r1), batch n.
-   * `scratch` holds spmmScratchBytes(L.cols) bytes owned by the calling thread.
+   * `scratch` holds spmmScratchBytes(L.cols, n) bytes, used by this call alone (every thread of
+   * a row split reads the panels packed there once, on the calling thread).
    */
   spmmCfi(tile: SpmmTile, L: CondensedView, n: number, xT: Ptr, yT: Ptr, scratch: Ptr, r0?: number, r1?: number): void;
   spmvCsr(L: CsrView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
@@ -94,9 +95,12 @@ export const SPARSE_VARIANTS = SPARSE_KERNELS.flatMap((v) => [
 
 type Fn = (...args: number[]) => void;
 
-/** Scratch bytes the batched sparse kernels need per thread: one packed 16-lane panel of Xᵀ (cols × 64 bytes). */
-export function spmmScratchBytes(cols: number): number {
-  return cols * 64;
+/**
+ * Scratch bytes a batched sparse kernel call over Xᵀ [cols, n] needs: every full 16-lane tile of
+ * Xᵀ packed as a contiguous [cols, 16] panel (cols · 64 bytes each), whatever the thread count.
+ */
+export function spmmScratchBytes(cols: number, n: number): number {
+  return Math.max(64, cols * 64 * Math.floor(n / 16));
 }
 
 /**
@@ -116,7 +120,7 @@ export interface RowRunner {
 /**
  * Binds the exports of one srigl wasm module (any ISA level) to the SparseKernels interface.
  * With a `runner` every row-splittable kernel splits its rows [r0, r1) over the runner's
- * threads; the spmm kernels' `scratch` must then hold runner.threads × spmmScratchBytes(cols).
+ * threads; the spmm kernels first pack Xᵀ into `scratch` on the calling thread (spmmScratchBytes(cols, n)).
  * The runner calls exports of its engine's module by name, so that engine must run the same
  * ISA level as `isa`.
  */
@@ -127,7 +131,7 @@ export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<Spa
     return f as Fn;
   };
   /** Calls `name(r0, r1, ...args)` here, or splits [r0, r1) over the runner's threads. */
-  const call = (name: string, r0: number, r1: number, args: number[], scratch?: { arg: number; bytes: number }): void => {
+  const call = (name: string, r0: number, r1: number, args: number[]): void => {
     const rows = r1 - r0;
     if (runner === null || rows < 2) {
       fn(name)(r0, r1, ...args);
@@ -136,11 +140,33 @@ export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<Spa
     // About four units per thread (a late or descheduled thread takes fewer), in whole 4-row
     // blocks so the dense kernels' row tiles, and so every row's arithmetic, match one thread.
     const unit = 4 * Math.ceil(rows / (16 * runner.threads));
-    runner.rows(name, r0, r1, unit, args, scratch ? { arg: scratch.arg, base: args[scratch.arg], stride: scratch.bytes } : undefined);
+    runner.rows(name, r0, r1, unit, args);
   };
   const bits = (L: { indexBits: 16 | 32 }) => (L.indexBits === 16 ? 'u16' : 'u32');
+  const pack = fn('pack_panels16_f32');
+  const laneUnits = fn('spmm_lane_units') as unknown as (n: number) => number;
+  /**
+   * A batched kernel `name(r0, r1, ...args)` (and its `${name}_lanes(u0, u1, r0, r1, ...args)`).
+   * With a runner and at least two 16-lane tiles per thread the threads split the lane units:
+   * each packs and reads only its own panels and streams all the weights. Otherwise Xᵀ's tiles
+   * are packed into `scratch` once, here, and the threads (if any) split rows, every unit reading
+   * every panel: for small batches the only split there is.
+   */
+  const batched = (name: string, r0: number, r1: number, n: number, cols: number, xT: number, scratch: number, args: number[]): void => {
+    if (r1 <= r0 || n <= 0) return;
+    if (runner !== null && Math.floor(n / 16) >= 2 * runner.threads) {
+      // Each lane unit packs its own panel (no serial copy before the split).
+      runner.rows(`${name}_lanes`, 0, laneUnits(n), 1, [r0, r1, ...args]);
+      return;
+    }
+    pack(cols, n, xT, scratch);
+    call(name, r0, r1, args);
+  };
   for (const b of ['u16', 'u32']) {
-    for (const n of [`spmv_cfi_f32_${b}_1x4`, `spmv_cfi_f32_${b}_1x8`, `spmm_cfi_f32_${b}_1x16`, `spmm_cfi_f32_${b}_2x16`, `spmv_csr_f32_${b}_1x8`, `spmm_csr_f32_${b}_1x16`]) fn(n);
+    for (const n of [`spmv_cfi_f32_${b}_1x4`, `spmv_cfi_f32_${b}_1x8`, `spmm_cfi_f32_${b}_1x16`, `spmm_cfi_f32_${b}_2x16`, `spmv_csr_f32_${b}_1x8`, `spmm_csr_f32_${b}_1x16`]) {
+      fn(n);
+      if (n.startsWith('spmm')) fn(`${n}_lanes`);
+    }
   }
   fn('dense_gemv_f32_4x4');
   fn('dense_gemm_f32_4x8');
@@ -150,10 +176,10 @@ export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<Spa
     isa,
     spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.values, L.indices, L.bias, x, y]),
     spmmCfi: (tile, L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
-      call(`spmm_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch], { arg: 8, bytes: spmmScratchBytes(L.cols) }),
+      batched(`spmm_cfi_f32_${bits(L)}_${tile}`, r0, r1, n, L.cols, xT, scratch, [L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch]),
     spmvCsr: (L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_csr_f32_${bits(L)}_1x8`, r0, r1, [L.rowPtr, L.colIdx, L.values, L.bias, x, y]),
     spmmCsr: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
-      call(`spmm_csr_f32_${bits(L)}_1x16`, r0, r1, [L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch], { arg: 8, bytes: spmmScratchBytes(L.cols) }),
+      batched(`spmm_csr_f32_${bits(L)}_1x16`, r0, r1, n, L.cols, xT, scratch, [L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch]),
     denseGemv: (L, x, y, r0 = 0, r1 = L.rows) => call('dense_gemv_f32_4x4', r0, r1, [L.cols, L.W, L.bias, x, y]),
     denseGemm: (L, n, xT, yT, r0 = 0, r1 = L.rows) => call('dense_gemm_f32_4x8', r0, r1, [L.cols, n, L.W, L.bias, xT, yT]),
     transpose: (rows, cols, src, dst) => transpose(rows, cols, src, dst),
@@ -266,7 +292,7 @@ export function convOutputSize(g: ConvGeometry): { OH: number; OW: number } {
  * im2col rows. Per image, im2col gives col [C·kh·kw, OH·OW], which is exactly the batched
  * kernel's Xᵀ with OH·OW as the batch, and Yᵀ [rows, OH·OW] is that image's NCHW output for
  * the active channels. `col` is scratch of C·kh·kw·OH·OW floats and `scratch` of
- * spmmScratchBytes(C·kh·kw) bytes; X is [B, C, H, W] and Y is [B, rows, OH, OW].
+ * spmmScratchBytes(C·kh·kw, OH·OW) bytes; X is [B, C, H, W] and Y is [B, rows, OH, OW].
  */
 export function conv2dCfi(
   sparse: SparseKernels, kernels: Pick<Kernels, 'im2col'>, tile: SpmmTile, L: CondensedView, g: ConvGeometry,

@@ -10,7 +10,8 @@ import { Rng } from '../../src/tensor/rng.js';
 /**
  * Every __x2 variant (rows split over two threads by the engine's pool) against its one-thread
  * twin on the same inputs: bit-identical outputs, for row counts that do and do not divide into
- * the 4-row units, batch 1, a batch with every tail path (37), and a row sub-range.
+ * the 4-row units, batch 1, a batch with every tail path split by rows (37), one split by lane
+ * units (70), and a row sub-range.
  */
 test('two-thread sparse kernels are bit-identical to one thread', async () => {
   const f = await probeFeatures();
@@ -33,8 +34,9 @@ test('two-thread sparse kernels are bit-identical to one thread', async () => {
       const L = uploadCondensed(heap, packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask: constantFanInMask(out, fanIn, k, rng), bias }));
       const C = uploadCsr(heap, packCsr({ rows: out, cols: fanIn, weight, mask: randomMask(out * fanIn, out * k, rng), bias }));
       const D = uploadDense(heap, out, fanIn, weight, bias);
-      const scratch = heap.alloc(2 * spmmScratchBytes(fanIn));
-      for (const n of [1, 37]) {
+      const scratch = heap.alloc(spmmScratchBytes(fanIn, 70));
+      // 37: rows split (two 16-lane tiles); 70: lane units split (four tiles and a 6-lane tail).
+      for (const n of [1, 37, 70]) {
         const xT = heap.allocF32(fanIn * n);
         heap.f32(xT, fanIn * n).set(Float32Array.from({ length: fanIn * n }, () => rng.normal()));
         const y1 = heap.allocF32(out * n);

@@ -104,7 +104,7 @@ test('constant fan-in kernels equal the masked dense layer and the reference, ev
     assert.equal(layer.nActive, c.keepOnly === undefined ? c.out : 1);
     assert.equal(layer.indices instanceof Uint32Array, c.fanIn > 65536);
     const L = uploadCondensed(heap, layer);
-    const scratch = heap.alloc(spmmScratchBytes(c.fanIn));
+    const scratch = heap.alloc(spmmScratchBytes(c.fanIn, Math.max(...BATCHES)));
     const ks = backends(heap);
     for (const n of BATCHES) {
       const xT = randomInput(rng, c.fanIn * n);
@@ -145,7 +145,7 @@ test('CSR and dense baseline kernels equal the masked dense layer (unstructured 
     const C = uploadCsr(heap, csr);
     const masked = weight.map((w, i) => (mask[i] ? w : 0));
     const D = uploadDense(heap, rows, cols, masked, bias);
-    const scratch = heap.alloc(spmmScratchBytes(cols));
+    const scratch = heap.alloc(spmmScratchBytes(cols, Math.max(...BATCHES)));
     for (const n of BATCHES) {
       const xT = randomInput(rng, cols * n);
       const { y: want, scale } = maskedDense(rows, cols, weight, mask, bias, xT, n);
@@ -231,7 +231,7 @@ test('condensed Conv2d (im2col + batched kernel) equals a direct masked convolut
   const xp = heap.allocF32(X.length);
   heap.f32(xp, X.length).set(X);
   const col = heap.allocF32(fanIn * OH * OW);
-  const scratch = heap.alloc(spmmScratchBytes(fanIn));
+  const scratch = heap.alloc(spmmScratchBytes(fanIn, OH * OW));
   const yp = heap.allocF32(B * layer.nActive * OH * OW);
   const im2col = new ReferenceKernels(() => heap.memory.buffer);
   for (const ks of backends(heap)) {

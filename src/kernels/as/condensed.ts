@@ -40,81 +40,130 @@ export function spmv_cfi_f32_u32_1x8(r0: i32, r1: i32, k: i32, values: usize, in
 }
 
 /**
- * Batched: lane tiles of 16 outermost, each packed into `scratch` (cols × 64 bytes, sized for
- * L2) while every row streams its weights past it; `rows2` processes rows in pairs.
+ * Batched, over lane units [u0, u1) and rows [r0, r1). Lane unit u < n/16 is the 16-lane tile
+ * [16u, 16u+16), read from its packed panel at packed + u·cols·64 (pack_panels16_f32 wrote them
+ * once per call, before any split; one panel is cols × 64 bytes, sized for L2) while every row
+ * streams its weights past it; the unit after the last full tile is the lane tail (8, 4, then
+ * single lanes), read from Xᵀ in place. The scalar module has no tiles: its one unit is every lane.
+ * `rows2` processes rows in pairs. Splitting either range over threads leaves every output
+ * element computed by the same code, so results are bit-identical for any split.
  */
 @inline
 function spmmCfi<I>(
-  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize, rows2: bool,
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize, rows2: bool, packOwn: bool,
 ): void {
   const ldx = <usize>n << 2;
   const rowV = <usize>k << 2;
   const rowI = <usize>k * sizeof<I>();
-  let b = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; b + 16 <= n; b += 16) {
-      packPanel16(cols, n, b, xT, scratch);
-      const yb = yT + (<usize>b << 2);
+  const tiles = ASC_FEATURE_SIMD ? n >> 4 : 0;
+  for (let u = u0; u < u1; u++) {
+    if (ASC_FEATURE_SIMD && u < tiles) {
+      const panel = packed + <usize>u * <usize>cols * 64;
+      // Split by lane units, each thread packs the panels of its own units.
+      if (packOwn) packPanel16(cols, n, u << 4, xT, panel);
+      const yb = yT + (<usize>u << 6);
       let r = r0;
       if (rows2) {
         for (; r + 2 <= r1; r += 2) {
           axpyRow2x16<I>(
             values + <usize>r * rowV, indices + <usize>r * rowI, values + <usize>(r + 1) * rowV, indices + <usize>(r + 1) * rowI,
-            k, scratch, 64, load<f32>(bias + (<usize>r << 2)), load<f32>(bias + (<usize>(r + 1) << 2)),
+            k, panel, 64, load<f32>(bias + (<usize>r << 2)), load<f32>(bias + (<usize>(r + 1) << 2)),
             yb + <usize>r * ldx, yb + <usize>(r + 1) * ldx,
           );
         }
       }
       for (; r < r1; r++) {
-        axpyRow16<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, scratch, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+        axpyRow16<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, panel, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+      }
+      continue;
+    }
+    let b = tiles << 4;
+    if (ASC_FEATURE_SIMD) {
+      if (b + 8 <= n) {
+        const xb = xT + (<usize>b << 2);
+        const yb = yT + (<usize>b << 2);
+        for (let r = r0; r < r1; r++) {
+          axpyRow8<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+        }
+        b += 8;
+      }
+      for (; b + 4 <= n; b += 4) {
+        const xb = xT + (<usize>b << 2);
+        const yb = yT + (<usize>b << 2);
+        for (let r = r0; r < r1; r++) {
+          axpyRow4<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+        }
       }
     }
-    if (b + 8 <= n) {
+    for (; b < n; b++) {
       const xb = xT + (<usize>b << 2);
       const yb = yT + (<usize>b << 2);
       for (let r = r0; r < r1; r++) {
-        axpyRow8<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+        axpyRow1<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
       }
-      b += 8;
-    }
-    for (; b + 4 <= n; b += 4) {
-      const xb = xT + (<usize>b << 2);
-      const yb = yT + (<usize>b << 2);
-      for (let r = r0; r < r1; r++) {
-        axpyRow4<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
-      }
-    }
-  }
-  for (; b < n; b++) {
-    const xb = xT + (<usize>b << 2);
-    const yb = yT + (<usize>b << 2);
-    for (let r = r0; r < r1; r++) {
-      axpyRow1<I>(values + <usize>r * rowV, indices + <usize>r * rowI, k, xb, ldx, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
     }
   }
 }
 
-/** Batched, one row × 16 lanes per register tile. */
+/** Lane units of a batch of n (see spmmCfi): the full 16-lane tiles, plus one for any tail. */
+export function spmm_lane_units(n: i32): i32 {
+  const tiles = ASC_FEATURE_SIMD ? n >> 4 : 0;
+  return tiles + (n > tiles << 4 ? 1 : 0);
+}
+
+/** Batched, one row × 16 lanes per register tile: rows [r0, r1), every lane. */
 export function spmm_cfi_f32_u16_1x16(
-  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
-  spmmCfi<u16>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, false);
+  spmmCfi<u16>(0, spmm_lane_units(n), r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, false, false);
 }
 export function spmm_cfi_f32_u32_1x16(
-  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
-  spmmCfi<u32>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, false);
+  spmmCfi<u32>(0, spmm_lane_units(n), r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, false, false);
 }
-/** Batched, two rows × 16 lanes per register tile. */
+/** Batched, two rows × 16 lanes per register tile: rows [r0, r1), every lane. */
 export function spmm_cfi_f32_u16_2x16(
-  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
-  spmmCfi<u16>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, true);
+  spmmCfi<u16>(0, spmm_lane_units(n), r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, true, false);
 }
 export function spmm_cfi_f32_u32_2x16(
-  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, scratch: usize,
+  r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
-  spmmCfi<u32>(r0, r1, k, cols, n, values, indices, bias, xT, yT, scratch, true);
+  spmmCfi<u32>(0, spmm_lane_units(n), r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, true, false);
+}
+/** The same kernels over lane units [u0, u1) (a thread pool splits these for large batches). */
+export function spmm_cfi_f32_u16_1x16_lanes(
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
+): void {
+  spmmCfi<u16>(u0, u1, r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, false, true);
+}
+export function spmm_cfi_f32_u32_1x16_lanes(
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
+): void {
+  spmmCfi<u32>(u0, u1, r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, false, true);
+}
+export function spmm_cfi_f32_u16_2x16_lanes(
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
+): void {
+  spmmCfi<u16>(u0, u1, r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, true, true);
+}
+export function spmm_cfi_f32_u32_2x16_lanes(
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
+): void {
+  spmmCfi<u32>(u0, u1, r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, true, true);
+}
+
+/**
+ * Packs every full 16-lane tile of Xᵀ [cols, n] into contiguous [cols, 16] panels, tile t at
+ * packed + t·cols·64 (cols · floor(n/16) · 64 bytes). The batched sparse kernels read these, so
+ * the copy happens once per call however the rows are split over threads.
+ */
+export function pack_panels16_f32(cols: i32, n: i32, xT: usize, packed: usize): void {
+  // The scalar module's kernels read Xᵀ in place (no 16-lane tiles), so it packs nothing.
+  if (!ASC_FEATURE_SIMD) return;
+  for (let b = 0; b + 16 <= n; b += 16) packPanel16(cols, n, b, xT, packed + <usize>(b >> 4) * <usize>cols * 64);
 }
 
 // ---- dense baseline ---------------------------------------------------------------------------

@@ -300,6 +300,14 @@ export function checkNet(net: CondensedNet): void {
 const PARALLEL_MIN_MACS = 1 << 16;
 /** The same when a worker is in deep sleep: waking it costs up to ~2 ms (see worker.ts), ~2^23 gathered multiply-adds. */
 const PARALLEL_MIN_MACS_ASLEEP = 1 << 23;
+/**
+ * A predict call starting within this many ms of the previous one's end is part of a stream:
+ * it wakes sleeping workers for any layer above PARALLEL_MIN_MACS (the wake is paid once and the
+ * workers then stay awake between calls). Workers fall into deep sleep after 1 s without work
+ * (worker.ts), so without this a model whose layers are each below PARALLEL_MIN_MACS_ASLEEP
+ * would never use them.
+ */
+const STREAM_GAP_MS = 1000;
 
 /** Options for `CondensedModel`. */
 export interface CondensedModelOptions {
@@ -333,6 +341,9 @@ export class CondensedModel {
   private readonly classOf: Uint32Array;
   /** Where the logits of n examples are, batch-major [n, active rows], after the steps ran. */
   private readonly resultAt: (n: number) => Ptr;
+  /** When the last predict call ended (performance.now()), and whether this one follows it closely. */
+  private lastEnd = -Infinity;
+  private streaming = false;
 
   constructor(readonly engine: Engine, readonly net: CondensedNet, opts: CondensedModelOptions = {}) {
     checkNet(net);
@@ -350,22 +361,22 @@ export class CondensedModel {
     const threads = engine.rows && engine.backend !== 'reference' ? engine.rows.threads : 1;
     const parallel = threads > 1 && engine.backend !== 'reference' ? instantiateSparseKernels(heap.memory, engine.backend, engine.rows) : null;
     const pick = (macs: number, rows: number): SparseKernels =>
-      parallel && rows >= 8 && macs >= (engine.rows?.asleep() ? PARALLEL_MIN_MACS_ASLEEP : PARALLEL_MIN_MACS) ? parallel : sparse;
+      parallel && rows >= 8 && macs >= (this.streaming || !engine.rows?.asleep() ? PARALLEL_MIN_MACS : PARALLEL_MIN_MACS_ASLEEP) ? parallel : sparse;
     const kern = engine.kernels;
     const B = this.maxBatch;
 
     // Shared scratch sized for the largest layer: im2col columns, the packed Xᵀ panel, transposes.
-    let colFloats = 0, scratchCols = 1, transFloats = 0;
+    let colFloats = 0, scratchBytes = 64, transFloats = 0;
     {
       let shape: Shape = { kind: 'chw', C: spec.inputShape[0], H: spec.inputShape[1], W: spec.inputShape[2] };
       for (const op of net.ops) {
         if (op.kind === 'conv2d') {
           const { OH, OW } = convOutputSize(op.geometry);
           colFloats = Math.max(colFloats, op.layer.inFeatures * OH * OW);
-          scratchCols = Math.max(scratchCols, op.layer.inFeatures);
+          scratchBytes = Math.max(scratchBytes, spmmScratchBytes(op.layer.inFeatures, OH * OW));
           shape = { kind: 'chw', C: op.layer.nActive, H: OH, W: OW };
         } else if (op.kind === 'linear') {
-          scratchCols = Math.max(scratchCols, op.layer.inFeatures);
+          scratchBytes = Math.max(scratchBytes, spmmScratchBytes(op.layer.inFeatures, B));
           transFloats = Math.max(transFloats, op.layer.inFeatures * B, op.layer.nActive * B);
           shape = { kind: 'flat', F: op.layer.nActive };
         } else if (op.kind === 'maxpool' && shape.kind === 'chw') {
@@ -375,7 +386,7 @@ export class CondensedModel {
     }
     this.input = heap.allocF32(B * this.inputSize);
     const col = heap.allocF32(Math.max(1, colFloats));
-    const scratch = heap.alloc(threads * spmmScratchBytes(scratchCols));
+    const scratch = heap.alloc(scratchBytes);
     const trans = heap.allocF32(Math.max(1, transFloats));
 
     let shape: Shape = { kind: 'chw', C: spec.inputShape[0], H: spec.inputShape[1], W: spec.inputShape[2] };
@@ -393,8 +404,9 @@ export class CondensedModel {
           const S = OH * OW;
           const y = heap.allocF32(B * L.rows * S);
           const inBytes = g.C * g.H * g.W * 4, outBytes = L.rows * S * 4;
-          const k = pick(L.rows * L.k * S, L.rows);
           this.steps.push((n) => {
+            // Decided per call: whether the workers are asleep changes between calls.
+            const k = pick(L.rows * L.k * S, L.rows);
             for (let b = 0; b < n; b++) {
               kern.im2col(g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, x + b * inBytes, col);
               k.spmmCfi('1x16', L, S, col, y + b * outBytes, scratch);
@@ -473,6 +485,7 @@ export class CondensedModel {
     const out = new Float32Array(batch * this.classes);
     const heap = this.engine.heap;
     const rows = this.classOf.length;
+    this.streaming = performance.now() - this.lastEnd < STREAM_GAP_MS;
     for (let start = 0; start < batch; start += this.maxBatch) {
       const n = Math.min(this.maxBatch, batch - start);
       heap.f32(this.input, n * this.inputSize).set(x.subarray(start * this.inputSize, (start + n) * this.inputSize));
@@ -483,7 +496,10 @@ export class CondensedModel {
       } else {
         for (let b = 0; b < n; b++) for (let a = 0; a < rows; a++) out[(start + b) * this.classes + this.classOf[a]] = y[b * rows + a];
       }
+      // Chunks after the first are a stream too.
+      this.streaming = true;
     }
+    this.lastEnd = performance.now();
     return out;
   }
 
