@@ -2,26 +2,13 @@
  * Shared harness for the CLI tests: run `main(argv, io)` in-process with captured output, the
  * embedded Fashion-MNIST subset, and temporary directories that are always removed.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
 
-/** The repository root: the nearest ancestor with package.json (works from test and dist/test). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
-  return dir;
-}
-
-/** The small Fashion-MNIST subset shipped in the repository. */
-export const SUBSET = join(repoRoot(), 'data', 'fashion-mnist-subset');
+export { repoRoot, SUBSET } from '../paths.js';
 
 export interface RunResult {
   code: number;

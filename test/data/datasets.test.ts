@@ -2,20 +2,14 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { datasetSpec, loadSplitFromDir } from '../../src/data/datasets.js';
 import { encodeIdx } from '../../src/data/idx.js';
 import { normalizeSplit } from '../../src/data/normalize.js';
 import { writeSyntheticDataset } from './synthetic.js';
+import { SUBSET } from '../paths.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const embedded = join(repoRoot(), 'data', 'fashion-mnist-subset');
+const embedded = SUBSET;
 const debian = '/usr/share/datasets/fashion-mnist';
 
 function classCounts(labels: Uint8Array): number[] {

@@ -1,18 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readCheckpoint } from '../../src/io/checkpoint.js';
 import { readCondensed } from '../../src/io/condensed-file.js';
 import { readModelFile } from '../../src/io/validate.js';
-
-/** The repository root: the nearest ancestor with package.json (works from src and dist). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
+import { repoRoot } from '../paths.js';
 
 const CORPUS = join(repoRoot(), 'test', 'io', 'corpus');
 const manifest = JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8')) as { file: string; loader: 'model' | 'condensed' | 'checkpoint'; error: string }[];

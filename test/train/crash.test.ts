@@ -3,21 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { latestCheckpoint, listCheckpoints, readCheckpoint } from '../../src/io/checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/tensor/rng.js';
-
-/** The repository root: the nearest ancestor with package.json (works from src and dist). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
+import { repoRoot, SUBSET } from '../paths.js';
 
 const CLI = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-const SUBSET = join(repoRoot(), 'data', 'fashion-mnist-subset');
 /** 128 examples in batches of 16 for 30 epochs: 240 steps, a checkpoint every 3, SRigL updates every 5. */
 const RUN = ['train', '--data', SUBSET, '--limit-train', '128', '--limit-test', '32', '--batch-size', '16', '--epochs', '30', '--method', 'srigl', '--delta-t', '5', '--seed', '4'];
 const OPS = ['--checkpoint-every', '3', '--keep-checkpoints', '2', '--quiet', '--threads', '1'];
