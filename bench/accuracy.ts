@@ -63,6 +63,8 @@ export interface SweepConfig {
   lr: number;
   /** Linear warm-up epochs (absent in results from before warm-up existed: 0). */
   warmupEpochs?: number;
+  /** γ_sal for SRigL when not the recipe's 0.3 (bench/gamma-sal.ts). */
+  gammaSal?: number;
 }
 
 export interface LayerResult {
@@ -106,10 +108,10 @@ function repoRoot(): string {
 
 const ROOT = repoRoot();
 
-function configId(c: Omit<SweepConfig, 'id'>): string {
+export function configId(c: Omit<SweepConfig, 'id'>): string {
   const s = c.sparsity === null ? 'dense' : `s${c.sparsity.toFixed(2)}`;
   const w = c.warmupEpochs ?? 0;
-  return `${c.model}_${c.method}_${s}_seed${c.seed}_e${c.epochs}_lr${c.lr}${w > 0 ? `_w${w}` : ''}`;
+  return `${c.model}_${c.method}_${s}_seed${c.seed}_e${c.epochs}_lr${c.lr}${w > 0 ? `_w${w}` : ''}${c.gammaSal !== undefined ? `_g${c.gammaSal}` : ''}`;
 }
 
 /** Every configuration of the grid, in the order they run: the most telling ones first. */
@@ -151,11 +153,11 @@ function trainArgv(c: SweepConfig, o: SweepOptions, outDir: string): string[] {
   const method = c.method.startsWith('srigl') ? 'srigl' : c.method;
   argv.push('--method', method, '--sparsity', String(c.sparsity), '--distribution', 'erk');
   if (method !== 'static') argv.push('--delta-t', '100', '--alpha', '0.3', '--t-end', '0.75');
-  if (method === 'srigl') argv.push(c.method === 'srigl-ablation' ? '--ablation' : '--no-ablation', '--gamma-sal', '0.3');
+  if (method === 'srigl') argv.push(c.method === 'srigl-ablation' ? '--ablation' : '--no-ablation', '--gamma-sal', String(c.gammaSal ?? 0.3));
   return argv;
 }
 
-async function runConfig(c: SweepConfig, o: SweepOptions): Promise<SweepResult> {
+export async function runConfig(c: SweepConfig, o: SweepOptions): Promise<SweepResult> {
   const outDir = mkdtempSync(join(tmpdir(), 'srigl-acc-'));
   try {
     const argv = trainArgv(c, o, outDir);
@@ -248,13 +250,13 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function writeAtomic(path: string, text: string): void {
+export function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
 
-function loadResults(dir: string): Map<string, SweepResult> {
+export function loadResults(dir: string): Map<string, SweepResult> {
   const results = new Map<string, SweepResult>();
   if (!existsSync(dir)) return results;
   for (const f of readdirSync(dir)) {

@@ -1,0 +1,159 @@
+// γ_sal sensitivity of SRigL's neuron ablation: SRigL with ablation at several γ_sal, next to
+// RigL and SRigL without ablation, at one sparsity, several seeds, with the accuracy sweep's
+// recipe (bench/accuracy.ts: its runner, result format and lock-file claims).
+//
+// Resumable: one JSON per run under bench/results/gamma-sal/, skipped when present;
+// bench/results/gamma-sal.md and .json are regenerated after every run.
+//
+//   npx tsx bench/gamma-sal.ts                       # mlp, 99%, γ_sal 0.3,0.5,0.7,0.9,0.95, seeds 0,1
+//   npx tsx bench/gamma-sal.ts --model cnn --sparsity 0.99 --gammas 0.3,0.9 --seeds 0 --threads 2
+//   npx tsx bench/gamma-sal.ts --summary-only
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { claim, configId, loadResults, parseSweepArgs, runConfig, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
+
+interface GammaOptions {
+  model: 'mlp' | 'cnn';
+  sparsity: number;
+  gammas: number[];
+  seeds: number[];
+  threads: number;
+  summaryOnly: boolean;
+}
+
+function parse(argv: readonly string[]): GammaOptions {
+  const o: GammaOptions = { model: 'mlp', sparsity: 0.99, gammas: [0.3, 0.5, 0.7, 0.9, 0.95], seeds: [0, 1], threads: 1, summaryOnly: false };
+  const num = (s: string, what: string, ok: (v: number) => boolean): number => {
+    const v = Number(s);
+    if (!ok(v)) throw new Error(`--${what}: bad value ${s}`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    switch (a) {
+      case '--model': {
+        const m = val();
+        if (m !== 'mlp' && m !== 'cnn') throw new Error(`--model: mlp or cnn, got ${m}`);
+        o.model = m;
+        break;
+      }
+      case '--sparsity': o.sparsity = num(val(), 'sparsity', (v) => v > 0 && v < 1); break;
+      case '--gammas': o.gammas = val().split(',').map((s) => num(s, 'gammas', (v) => v > 0 && v <= 1)); break;
+      case '--seeds': o.seeds = val().split(',').map((s) => num(s, 'seeds', (v) => Number.isInteger(v) && v >= 0)); break;
+      case '--threads': o.threads = num(val(), 'threads', (v) => Number.isInteger(v) && v >= 1); break;
+      case '--summary-only': o.summaryOnly = true; break;
+      case '--help':
+        process.stdout.write('Usage: npx tsx bench/gamma-sal.ts [--model mlp|cnn] [--sparsity 0.99] [--gammas 0.3,0.5,0.7,0.9,0.95] [--seeds 0,1] [--threads 1] [--summary-only]\n');
+        process.exit(0);
+      default:
+        throw new Error(`unknown option ${a} (see --help)`);
+    }
+  }
+  return o;
+}
+
+/** The runs: RigL and SRigL without ablation as references, then SRigL with ablation at each γ_sal. */
+export function gammaConfigs(o: GammaOptions): SweepConfig[] {
+  const sweep = parseSweepArgs(['--models', o.model]);
+  const base = { model: o.model, sparsity: o.sparsity, epochs: sweep.epochs, lr: sweep.lr, warmupEpochs: o.model === 'cnn' ? 1 : 0 };
+  const list: SweepConfig[] = [];
+  for (const seed of o.seeds) {
+    for (const method of ['rigl', 'srigl-no-ablation'] as SweepMethod[]) {
+      const c = { ...base, method, seed };
+      list.push({ id: configId(c), ...c });
+    }
+    for (const gammaSal of o.gammas) {
+      const c = { ...base, method: 'srigl-ablation' as SweepMethod, seed, gammaSal };
+      list.push({ id: configId(c), ...c });
+    }
+  }
+  return list;
+}
+
+const pct = (x: number): string => (100 * x).toFixed(2);
+
+function summarise(o: GammaOptions, resultsDir: string): void {
+  const all = [...loadResults(join(resultsDir, 'gamma-sal')).values()].filter((r) => r.model === o.model && r.sparsity === o.sparsity);
+  const groups: [string, SweepResult[]][] = [
+    ['RigL', all.filter((r) => r.method === 'rigl')],
+    ['SRigL, no ablation', all.filter((r) => r.method === 'srigl-no-ablation')],
+    ...[...new Set(all.filter((r) => r.method === 'srigl-ablation').map((r) => r.gammaSal ?? 0.3))]
+      .sort((a, b) => a - b)
+      .map((g): [string, SweepResult[]] => [`SRigL + ablation, γ_sal ${g}`, all.filter((r) => r.method === 'srigl-ablation' && (r.gammaSal ?? 0.3) === g)]),
+  ];
+  const layerNames = all[0]?.layers.map((l) => l.name) ?? [];
+  const lines = [
+    `# γ_sal sensitivity: ${o.model} at ${o.sparsity * 100}% sparsity`,
+    '',
+    `Produced by \`npx tsx bench/gamma-sal.ts --model ${o.model} --sparsity ${o.sparsity}\` (resumable; one JSON per run in`,
+    '`bench/results/gamma-sal/`), with the accuracy sweep\'s recipe (accuracy.md: 20 epochs, SGD Nesterov, cosine lr 0.1,',
+    'ERK, ΔT 100, α 0.3, T_end 0.75). Test accuracy on the full test set after the last epoch. Per layer: active neurons',
+    'after the last update / neurons, and the fan-in k they keep (mean over seeds).',
+    '',
+    `| run | seeds | test % per seed | mean | ${layerNames.map((n) => `${n} active/out, k`).join(' | ')} |`,
+    `|---|---|---|---|${layerNames.map(() => '---|').join('')}`,
+  ];
+  for (const [label, rs] of groups) {
+    if (rs.length === 0) continue;
+    rs.sort((a, b) => a.seed - b.seed);
+    const m = rs.reduce((s, r) => s + r.testAcc, 0) / rs.length;
+    const layerCells = layerNames.map((name) => {
+      const ls = rs.map((r) => r.layers.find((l) => l.name === name)!);
+      const active = ls.reduce((s, l) => s + (l.out - l.ablatedNeurons), 0) / ls.length;
+      const ks = ls.map((l) => l.k).filter((k): k is number => k !== null);
+      const k = ks.length > 0 ? (ks.reduce((s, v) => s + v, 0) / ks.length).toFixed(0) : '-';
+      return `${active.toFixed(0)}/${ls[0].out}, ${k}`;
+    });
+    lines.push(`| ${label} | ${rs.map((r) => r.seed).join(',')} | ${rs.map((r) => pct(r.testAcc)).join(' / ')} | ${pct(m)} | ${layerCells.join(' | ')} |`);
+  }
+  lines.push('');
+  writeAtomic(join(resultsDir, 'gamma-sal.md'), lines.join('\n'));
+  writeAtomic(join(resultsDir, 'gamma-sal.json'), JSON.stringify({ options: o, results: all }, null, 2) + '\n');
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  const sweep = parseSweepArgs(['--models', o.model, '--threads', String(o.threads)]);
+  const dir = join(sweep.resultsDir, 'gamma-sal');
+  mkdirSync(dir, { recursive: true });
+  if (!o.summaryOnly) {
+    const grid = gammaConfigs(o);
+    for (const [i, c] of grid.entries()) {
+      const path = join(dir, `${c.id}.json`);
+      const tag = `[${i + 1}/${grid.length}] ${c.id}`;
+      if (existsSync(path)) continue;
+      const lock = join(dir, `${c.id}.lock`);
+      const holder = claim(lock);
+      if (holder !== null) {
+        process.stderr.write(`${tag}: claimed by ${holder}, skipped\n`);
+        continue;
+      }
+      process.stderr.write(`${tag}: running\n`);
+      try {
+        const r = await runConfig(c, sweep);
+        writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
+        process.stderr.write(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s\n`);
+      } catch (e) {
+        process.stderr.write(`${tag}: FAILED: ${(e as Error).message}\n`);
+      } finally {
+        rmSync(lock, { force: true });
+      }
+      summarise(o, sweep.resultsDir);
+    }
+  }
+  summarise(o, sweep.resultsDir);
+  process.stderr.write(`wrote ${join(sweep.resultsDir, 'gamma-sal.md')}\n`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((e) => {
+    process.stderr.write(`bench/gamma-sal: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}
