@@ -71,6 +71,13 @@ export interface SparseKernels {
   transpose(rows: number, cols: number, src: Ptr, dst: Ptr): void;
   /** Σ of n floats at p, streamed: the benchmark's read-bandwidth probe. */
   readSum(n: number, p: Ptr): number;
+  /**
+   * Condensed Conv2d forward over B images: X [B, C, H, W] → Y [B, rows, OH, OW] (the active
+   * channels), per image im2col then the batched kernel over OH·OW lanes. `scratch` holds
+   * convScratchBytes(L.cols, OH·OW, threads) bytes. With a thread pool, images split over the
+   * threads (each with its own columns); results are bit-identical to one thread.
+   */
+  convCfi(L: CondensedView, g: ConvGeometry, B: number, X: Ptr, Y: Ptr, scratch: Ptr): void;
 }
 
 const SPARSE_KERNELS = [
@@ -104,6 +111,18 @@ export function spmmScratchBytes(cols: number, n: number): number {
 }
 
 /**
+ * Scratch bytes of SparseKernels.convCfi for a layer of `cols` = C·kh·kw inputs and S = OH·OW
+ * output positions on `threads` threads: the geometry, then per thread its im2col columns and
+ * their packed 16-lane panels.
+ */
+export function convScratchBytes(cols: number, S: number, threads: number): number {
+  return 64 + threads * convThreadBytes(cols, S);
+}
+function convThreadBytes(cols: number, S: number): number {
+  return Math.ceil((cols * S * 4) / 64) * 64 + spmmScratchBytes(cols, S) + 64;
+}
+
+/**
  * Runs a row-splittable export `name(r0, r1, ...args)` over a row range on several threads
  * (ThreadPool.rows, with the engine's own module instances): rows go out in units claimed dynamically, each row
  * computed by exactly one thread with the same code, so results are bit-identical to one thread.
@@ -124,7 +143,9 @@ export interface RowRunner {
  * The runner calls exports of its engine's module by name, so that engine must run the same
  * ISA level as `isa`.
  */
-export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<SparseIsa, 'reference'>, runner: RowRunner | null = null): SparseKernels {
+export function bindSparseKernels(
+  exports: WebAssembly.Exports, isa: Exclude<SparseIsa, 'reference'>, runner: RowRunner | null = null, memory: WebAssembly.Memory | null = null,
+): SparseKernels {
   const fn = (name: string): Fn => {
     const f = exports[name];
     if (typeof f !== 'function') throw new Error(`wasm module (${isa}) lacks export ${name}`);
@@ -170,6 +191,8 @@ export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<Spa
   }
   fn('dense_gemv_f32_4x4');
   fn('dense_gemm_f32_4x8');
+  fn('conv_cfi_f32_u16_images');
+  fn('conv_cfi_f32_u32_images');
   const transpose = fn('transpose_f32');
   const read = fn('read_f32') as unknown as (n: number, p: number) => number;
   return {
@@ -184,6 +207,16 @@ export function bindSparseKernels(exports: WebAssembly.Exports, isa: Exclude<Spa
     denseGemm: (L, n, xT, yT, r0 = 0, r1 = L.rows) => call('dense_gemm_f32_4x8', r0, r1, [L.cols, n, L.W, L.bias, xT, yT]),
     transpose: (rows, cols, src, dst) => transpose(rows, cols, src, dst),
     readSum: (n, p) => read(n, p),
+    convCfi: (L, g, B, X, Y, scratch) => {
+      if (B <= 0) return;
+      if (memory === null) throw new Error('convCfi: bindSparseKernels was given no memory (the geometry is written there)');
+      new Int32Array(memory.buffer, scratch, 7).set([g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad]);
+      const { OH, OW } = convOutputSize(g);
+      const name = `conv_cfi_f32_${bits(L)}_images`;
+      const args = [scratch, L.rows, L.k, L.values, L.indices, L.bias, X, Y, scratch + 64];
+      if (runner === null || B < 2) fn(name)(0, B, ...args);
+      else runner.rows(name, 0, B, 1, args, { arg: 8, base: scratch + 64, stride: convThreadBytes(L.cols, OH * OW) });
+    },
   };
 }
 
@@ -208,7 +241,7 @@ export function instantiateSparseKernels(memory: WebAssembly.Memory, isa: Exclud
   const bytes = readFileSync(sparseWasmPath(isa));
   if (!WebAssembly.validate(bytes)) return null;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return bindSparseKernels(instance.exports, isa, runner);
+  return bindSparseKernels(instance.exports, isa, runner, memory);
 }
 
 /**
@@ -268,6 +301,29 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
       let s = 0;
       for (let i = 0; i < n; i++) s += h[(p >> 2) + i];
       return s;
+    },
+    convCfi: (L, g, B, X, Y) => {
+      // Direct convolution: input index j of a row is (c, dy, dx) = (j / (kh·kw), …), zero outside the image.
+      const h = f32();
+      const cols = idx(L.indexBits, L.indices, L.rows * L.k);
+      const { OH, OW } = convOutputSize(g);
+      const x = X >> 2, y = Y >> 2, v = L.values >> 2, bias = L.bias >> 2;
+      for (let b = 0; b < B; b++) {
+        for (let r = 0; r < L.rows; r++) {
+          for (let oy = 0; oy < OH; oy++) {
+            for (let ox = 0; ox < OW; ox++) {
+              let s = h[bias + r];
+              for (let j = 0; j < L.k; j++) {
+                const col = cols[r * L.k + j];
+                const c = Math.floor(col / (g.kh * g.kw)), dy = Math.floor(col / g.kw) % g.kh, dx = col % g.kw;
+                const iy = oy * g.stride - g.pad + dy, ix = ox * g.stride - g.pad + dx;
+                if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) s += h[v + r * L.k + j] * h[x + ((b * g.C + c) * g.H + iy) * g.W + ix];
+              }
+              h[y + ((b * L.rows + r) * OH + oy) * OW + ox] = s;
+            }
+          }
+        }
+      }
     },
   };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEngine } from '../../src/kernels/engine.js';
 import { probeFeatures } from '../../src/kernels/probe.js';
-import { instantiateSparseKernels, spmmScratchBytes, SPARSE_VARIANTS, type SparseKernels, type SpmmTile, type SpmvTile } from '../../src/kernels/condensed.js';
+import { convScratchBytes, instantiateSparseKernels, spmmScratchBytes, SPARSE_VARIANTS, type SparseKernels, type SpmmTile, type SpmvTile } from '../../src/kernels/condensed.js';
 import { packCondensed, packCsr, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
 import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
@@ -64,6 +64,21 @@ test('two-thread sparse kernels are bit-identical to one thread', async () => {
       }
       heap.release(mark);
     }
+    // Conv2d, images split over the threads (each with its own columns).
+    const g = { C: 4, H: 9, W: 11, kh: 3, kw: 3, stride: 1, pad: 1 };
+    const fanIn = g.C * g.kh * g.kw, out = 6, B = 5, S = g.H * g.W;
+    const mark = heap.mark();
+    const weight = Float32Array.from({ length: out * fanIn }, () => rng.normal());
+    const L = uploadCondensed(heap, packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask: constantFanInMask(out, fanIn, 10, rng), bias: new Float32Array(out).fill(0.5) }));
+    const X = heap.allocF32(B * g.C * g.H * g.W);
+    heap.f32(X, B * g.C * g.H * g.W).set(Float32Array.from({ length: B * g.C * g.H * g.W }, () => rng.normal()));
+    const scratch = heap.alloc(convScratchBytes(fanIn, S, 2));
+    const y1 = heap.allocF32(B * out * S);
+    const y2 = heap.allocF32(B * out * S);
+    one.convCfi(L, g, B, X, y1, scratch);
+    two.convCfi(L, g, B, X, y2, scratch);
+    assert.deepEqual(heap.f32(y2, B * out * S), heap.f32(y1, B * out * S), 'convCfi: 2 threads vs 1');
+    heap.release(mark);
   } finally {
     await engine.close();
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { WasmHeap } from '../../src/kernels/memory.js';
 import { ReferenceKernels } from '../../src/kernels/reference.js';
 import {
-  conv2dCfi, convOutputSize, instantiateSparseKernels, referenceSparseKernels,
+  conv2dCfi, convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels,
   spmmScratchBytes, type SparseKernels, type SpmmTile, type SpmvTile,
 } from '../../src/kernels/condensed.js';
 import { packCondensed, packCsr, expandRows, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
@@ -192,11 +192,9 @@ test('dense gemm baseline covers K and lane blocking (K > 256, n > 256)', () => 
   }
 });
 
-test('condensed Conv2d (im2col + batched kernel) equals a direct masked convolution', () => {
-  const seed = 7;
+function convCase(seed: number, g: { C: number; H: number; W: number; kh: number; kw: number; stride: number; pad: number }, Cout: number, B: number, k: number): void {
   const rng = new Rng(seed);
-  const g = { C: 3, H: 7, W: 6, kh: 3, kw: 3, stride: 2, pad: 1 };
-  const Cout = 5, B = 2, fanIn = g.C * g.kh * g.kw, k = 4;
+  const fanIn = g.C * g.kh * g.kw;
   const { OH, OW } = convOutputSize(g);
   const weight = randomInput(rng, Cout * fanIn);
   const mask = constantFanInMask(Cout, fanIn, k, rng);
@@ -233,16 +231,31 @@ test('condensed Conv2d (im2col + batched kernel) equals a direct masked convolut
   const col = heap.allocF32(fanIn * OH * OW);
   const scratch = heap.alloc(spmmScratchBytes(fanIn, OH * OW));
   const yp = heap.allocF32(B * layer.nActive * OH * OW);
+  const convScratch = heap.alloc(convScratchBytes(fanIn, OH * OW, 1));
   const im2col = new ReferenceKernels(() => heap.memory.buffer);
+  const check = (label: string) => {
+    const yAct = heap.f32(yp, B * layer.nActive * OH * OW);
+    const got = new Float64Array(want.length);
+    for (let b = 0; b < B; b++) for (let a = 0; a < layer.nActive; a++) {
+      for (let s = 0; s < OH * OW; s++) got[(b * Cout + layer.activeMap[a]) * OH * OW + s] = yAct[(b * layer.nActive + a) * OH * OW + s];
+    }
+    assertClose(got, want, scale, `${label} (seed ${seed})`);
+  };
   for (const ks of backends(heap)) {
     for (const tile of SPMM_TILES) {
+      heap.f32(yp, B * layer.nActive * OH * OW).fill(NaN);
       conv2dCfi(ks, im2col, tile, L, g, B, xp, col, scratch, yp);
-      const yAct = heap.f32(yp, B * layer.nActive * OH * OW);
-      const got = new Float64Array(want.length);
-      for (let b = 0; b < B; b++) for (let a = 0; a < layer.nActive; a++) {
-        for (let s = 0; s < OH * OW; s++) got[(b * Cout + layer.activeMap[a]) * OH * OW + s] = yAct[(b * layer.nActive + a) * OH * OW + s];
-      }
-      assertClose(got, want, scale, `conv2d ${ks.isa} ${tile} (seed ${seed})`);
+      check(`conv2d ${ks.isa} ${tile}`);
     }
+    // The fused per-image kernel (im2col + batched kernel in wasm, images split over threads).
+    heap.f32(yp, B * layer.nActive * OH * OW).fill(NaN);
+    ks.convCfi(L, g, B, xp, yp, convScratch);
+    check(`convCfi ${ks.isa}`);
   }
+}
+
+test('condensed Conv2d (im2col + batched kernel) equals a direct masked convolution', () => {
+  // 4×3 outputs: lane tails only; 9×10: five 16-lane tiles and a 10-lane tail.
+  convCase(7, { C: 3, H: 7, W: 6, kh: 3, kw: 3, stride: 2, pad: 1 }, 5, 2, 4);
+  convCase(8, { C: 2, H: 9, W: 10, kh: 3, kw: 3, stride: 1, pad: 1 }, 6, 3, 7);
 });

@@ -9,6 +9,7 @@
 // lane. Every kernel computes the row range [r0, r1) so a thread pool can split rows.
 // The row helpers (condensed-rows.ts) take (values, indices, length), shared with the CSR kernels.
 import { madd } from './simd';
+import { im2col_f32 } from './conv';
 import { gatherDot4, gatherDot8, axpyRow16, axpyRow2x16, axpyRow8, axpyRow4, axpyRow1, packPanel16 } from './condensed-rows';
 
 // ---- constant fan-in kernels ------------------------------------------------------------------
@@ -153,6 +154,33 @@ export function spmm_cfi_f32_u32_2x16_lanes(
   u0: i32, u1: i32, r0: i32, r1: i32, k: i32, cols: i32, n: i32, values: usize, indices: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
   spmmCfi<u32>(u0, u1, r0, r1, k, cols, n, values, indices, bias, xT, yT, packed, true, true);
+}
+
+/**
+ * Condensed Conv2d forward for images [b0, b1): per image, im2col into this thread's `scratch`
+ * (col [C·kh·kw, OH·OW], then its packed 16-lane panels at the next 64-byte boundary) and the
+ * batched kernel with OH·OW as the lanes; Y [B, rows, OH, OW]. `geom` holds i32 C, H, W, kh, kw,
+ * stride, pad. A thread pool splits images, each thread with its own scratch: an image's
+ * columns never leave the core that made them.
+ */
+@inline
+function convCfi<I>(b0: i32, b1: i32, geom: usize, rows: i32, k: i32, values: usize, indices: usize, bias: usize, X: usize, Y: usize, scratch: usize): void {
+  const C = load<i32>(geom), H = load<i32>(geom, 4), W = load<i32>(geom, 8);
+  const kh = load<i32>(geom, 12), kw = load<i32>(geom, 16), stride = load<i32>(geom, 20), pad = load<i32>(geom, 24);
+  const S = ((H + 2 * pad - kh) / stride + 1) * ((W + 2 * pad - kw) / stride + 1);
+  const cols = C * kh * kw;
+  const packed = (scratch + <usize>cols * <usize>S * 4 + 63) & ~(<usize>63);
+  const units = spmm_lane_units(S);
+  for (let b = b0; b < b1; b++) {
+    im2col_f32(C, H, W, kh, kw, stride, pad, X + <usize>b * <usize>(C * H * W) * 4, scratch);
+    spmmCfi<I>(0, units, 0, rows, k, cols, S, values, indices, bias, scratch, Y + <usize>b * <usize>(rows * S) * 4, packed, false, true);
+  }
+}
+export function conv_cfi_f32_u16_images(b0: i32, b1: i32, geom: usize, rows: i32, k: i32, values: usize, indices: usize, bias: usize, X: usize, Y: usize, scratch: usize): void {
+  convCfi<u16>(b0, b1, geom, rows, k, values, indices, bias, X, Y, scratch);
+}
+export function conv_cfi_f32_u32_images(b0: i32, b1: i32, geom: usize, rows: i32, k: i32, values: usize, indices: usize, bias: usize, X: usize, Y: usize, scratch: usize): void {
+  convCfi<u32>(b0, b1, geom, rows, k, values, indices, bias, X, Y, scratch);
 }
 
 /**

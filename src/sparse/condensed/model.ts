@@ -20,7 +20,7 @@
 import type { Ptr } from '../../kernels/api.js';
 import type { Engine } from '../../kernels/engine.js';
 import {
-  convOutputSize, instantiateSparseKernels, referenceSparseKernels, spmmScratchBytes,
+  convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels, spmmScratchBytes,
   type ConvGeometry, type SparseKernels,
 } from '../../kernels/condensed.js';
 import { Dropout, Flatten, MaxPool2d, ReLU } from '../../nn/activations.js';
@@ -294,10 +294,11 @@ export function checkNet(net: CondensedNet): void {
 }
 
 /**
- * Below this many multiply-adds a layer runs on the calling thread: waking a worker costs a few
- * µs, about what 2^16 gathered multiply-adds take.
+ * Below this many multiply-adds a layer runs on the calling thread: a split job costs tens of µs
+ * in claims and cross-core traffic on the 2-vCPU VM (mlp at batch 16, ~2^18 per layer, ran 0.6×
+ * with two threads), about what 2^20 gathered multiply-adds take.
  */
-const PARALLEL_MIN_MACS = 1 << 16;
+const PARALLEL_MIN_MACS = 1 << 20;
 /** The same when a worker is in deep sleep: waking it costs up to ~2 ms (see worker.ts), ~2^23 gathered multiply-adds. */
 const PARALLEL_MIN_MACS_ASLEEP = 1 << 23;
 /**
@@ -326,7 +327,8 @@ type Step = (n: number) => void;
  * 16 contiguous batch lanes per weight); convolutions run per image on im2col columns (whose
  * OH·OW positions are the lanes); batch 1 uses the gather-dot kernel. All buffers are allocated
  * once here, so `predict` allocates nothing in wasm memory. With a multi-threaded engine, layers
- * with enough work split their rows over the engine's threads (bit-identical results).
+ * with enough work split over the engine's threads (bit-identical results): batched Linear layers
+ * by 16-lane units (or rows, for small batches), convolutions by images.
  */
 export class CondensedModel {
   readonly maxBatch: number;
@@ -360,20 +362,21 @@ export class CondensedModel {
     // The same kernels with rows split over the engine's threads, for layers with enough work.
     const threads = engine.rows && engine.backend !== 'reference' ? engine.rows.threads : 1;
     const parallel = threads > 1 && engine.backend !== 'reference' ? instantiateSparseKernels(heap.memory, engine.backend, engine.rows) : null;
-    const pick = (macs: number, rows: number): SparseKernels =>
-      parallel && rows >= 8 && macs >= (this.streaming || !engine.rows?.asleep() ? PARALLEL_MIN_MACS : PARALLEL_MIN_MACS_ASLEEP) ? parallel : sparse;
+    /** The parallel kernels for `units` (rows, or images) of work ≥ minUnits and enough multiply-adds. */
+    const pick = (macs: number, units: number, minUnits = 8): SparseKernels =>
+      parallel && units >= minUnits && macs >= (this.streaming || !engine.rows?.asleep() ? PARALLEL_MIN_MACS : PARALLEL_MIN_MACS_ASLEEP) ? parallel : sparse;
     const kern = engine.kernels;
     const B = this.maxBatch;
 
-    // Shared scratch sized for the largest layer: im2col columns, the packed Xᵀ panel, transposes.
-    let colFloats = 0, scratchBytes = 64, transFloats = 0;
+    // Shared scratch sized for the largest layer: per-thread im2col columns and panels (conv), the
+    // packed Xᵀ panels (linear), transposes.
+    let convBytes = 64, scratchBytes = 64, transFloats = 0;
     {
       let shape: Shape = { kind: 'chw', C: spec.inputShape[0], H: spec.inputShape[1], W: spec.inputShape[2] };
       for (const op of net.ops) {
         if (op.kind === 'conv2d') {
           const { OH, OW } = convOutputSize(op.geometry);
-          colFloats = Math.max(colFloats, op.layer.inFeatures * OH * OW);
-          scratchBytes = Math.max(scratchBytes, spmmScratchBytes(op.layer.inFeatures, OH * OW));
+          convBytes = Math.max(convBytes, convScratchBytes(op.layer.inFeatures, OH * OW, threads));
           shape = { kind: 'chw', C: op.layer.nActive, H: OH, W: OW };
         } else if (op.kind === 'linear') {
           scratchBytes = Math.max(scratchBytes, spmmScratchBytes(op.layer.inFeatures, B));
@@ -385,7 +388,7 @@ export class CondensedModel {
       }
     }
     this.input = heap.allocF32(B * this.inputSize);
-    const col = heap.allocF32(Math.max(1, colFloats));
+    const convScratch = heap.alloc(convBytes);
     const scratch = heap.alloc(scratchBytes);
     const trans = heap.allocF32(Math.max(1, transFloats));
 
@@ -403,14 +406,11 @@ export class CondensedModel {
           const { OH, OW } = convOutputSize(g);
           const S = OH * OW;
           const y = heap.allocF32(B * L.rows * S);
-          const inBytes = g.C * g.H * g.W * 4, outBytes = L.rows * S * 4;
           this.steps.push((n) => {
-            // Decided per call: whether the workers are asleep changes between calls.
-            const k = pick(L.rows * L.k * S, L.rows);
-            for (let b = 0; b < n; b++) {
-              kern.im2col(g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, x + b * inBytes, col);
-              k.spmmCfi('1x16', L, S, col, y + b * outBytes, scratch);
-            }
+            // Decided per call (whether the workers are asleep changes between calls); images
+            // split over the threads, so it takes at least two.
+            const k = pick(n * L.rows * L.k * S, n, 2);
+            k.convCfi(L, g, n, x, y, convScratch);
           });
           ptr = y;
           shape = { kind: 'chw', C: L.rows, H: OH, W: OW };
