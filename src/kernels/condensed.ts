@@ -10,7 +10,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kernels, Ptr } from './api.js';
+import type { Ptr } from './api.js';
 
 /** A constant-fan-in layer in wasm memory: rows × k values and indices (u16 or u32), bias [rows]. */
 export interface CondensedView {
@@ -341,23 +341,4 @@ export interface ConvGeometry {
 
 export function convOutputSize(g: ConvGeometry): { OH: number; OW: number } {
   return { OH: Math.floor((g.H + 2 * g.pad - g.kh) / g.stride) + 1, OW: Math.floor((g.W + 2 * g.pad - g.kw) / g.stride) + 1 };
-}
-
-/**
- * Condensed Conv2d forward over B images: each active filter has k weights over the C·kh·kw
- * im2col rows. Per image, im2col gives col [C·kh·kw, OH·OW], which is exactly the batched
- * kernel's Xᵀ with OH·OW as the batch, and Yᵀ [rows, OH·OW] is that image's NCHW output for
- * the active channels. `col` is scratch of C·kh·kw·OH·OW floats and `scratch` of
- * spmmScratchBytes(C·kh·kw, OH·OW) bytes; X is [B, C, H, W] and Y is [B, rows, OH, OW].
- */
-export function conv2dCfi(
-  sparse: SparseKernels, kernels: Pick<Kernels, 'im2col'>, tile: SpmmTile, L: CondensedView, g: ConvGeometry,
-  B: number, X: Ptr, col: Ptr, scratch: Ptr, Y: Ptr,
-): void {
-  const { OH, OW } = convOutputSize(g);
-  const S = OH * OW;
-  for (let b = 0; b < B; b++) {
-    kernels.im2col(g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad, X + b * g.C * g.H * g.W * 4, col);
-    sparse.spmmCfi(tile, L, S, col, Y + b * L.rows * S * 4, scratch);
-  }
 }

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WasmHeap } from '../../src/kernels/memory.js';
-import { ReferenceKernels } from '../../src/kernels/reference.js';
 import {
-  conv2dCfi, convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels,
+  convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels,
   spmmScratchBytes, type SparseKernels, type SpmmTile, type SpmvTile,
 } from '../../src/kernels/condensed.js';
 import { packCondensed, packCsr, expandRows, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
@@ -228,11 +227,8 @@ function convCase(seed: number, g: { C: number; H: number; W: number; kh: number
   const L = uploadCondensed(heap, layer);
   const xp = heap.allocF32(X.length);
   heap.f32(xp, X.length).set(X);
-  const col = heap.allocF32(fanIn * OH * OW);
-  const scratch = heap.alloc(spmmScratchBytes(fanIn, OH * OW));
   const yp = heap.allocF32(B * layer.nActive * OH * OW);
   const convScratch = heap.alloc(convScratchBytes(fanIn, OH * OW, 1));
-  const im2col = new ReferenceKernels(() => heap.memory.buffer);
   const check = (label: string) => {
     const yAct = heap.f32(yp, B * layer.nActive * OH * OW);
     const got = new Float64Array(want.length);
@@ -242,19 +238,14 @@ function convCase(seed: number, g: { C: number; H: number; W: number; kh: number
     assertClose(got, want, scale, `${label} (seed ${seed})`);
   };
   for (const ks of backends(heap)) {
-    for (const tile of SPMM_TILES) {
-      heap.f32(yp, B * layer.nActive * OH * OW).fill(NaN);
-      conv2dCfi(ks, im2col, tile, L, g, B, xp, col, scratch, yp);
-      check(`conv2d ${ks.isa} ${tile}`);
-    }
-    // The fused per-image kernel (im2col + batched kernel in wasm, images split over threads).
+    // im2col + the batched kernel per image, in one wasm call per image range.
     heap.f32(yp, B * layer.nActive * OH * OW).fill(NaN);
     ks.convCfi(L, g, B, xp, yp, convScratch);
     check(`convCfi ${ks.isa}`);
   }
 }
 
-test('condensed Conv2d (im2col + batched kernel) equals a direct masked convolution', () => {
+test('condensed Conv2d (convCfi: im2col + batched kernel per image) equals a direct masked convolution', () => {
   // 4×3 outputs: lane tails only; 9×10: five 16-lane tiles and a 10-lane tail.
   convCase(7, { C: 3, H: 7, W: 6, kh: 3, kw: 3, stride: 2, pad: 1 }, 5, 2, 4);
   convCase(8, { C: 2, H: 9, W: 10, kh: 3, kw: 3, stride: 1, pad: 1 }, 6, 3, 7);
