@@ -397,7 +397,7 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
   log(`summary: ${s.present} configurations present, ${s.missing} missing → ${join(o.resultsDir, 'accuracy.md')}`);
 }
 
-function parseList<T>(raw: string, what: string, conv: (s: string) => T, ok: (v: T) => boolean): T[] {
+export function parseList<T>(raw: string, what: string, conv: (s: string) => T, ok: (v: T) => boolean): T[] {
   const vs = raw.split(',').map((s) => conv(s.trim()));
   for (const v of vs) if (!ok(v)) throw new Error(`--${what}: bad value ${String(v)} in "${raw}"`);
   return vs;

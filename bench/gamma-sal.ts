@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { claim, configId, loadResults, parseSweepArgs, runConfig, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
+import { claim, configId, loadResults, parseList, parseSweepArgs, runConfig, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
 
 interface GammaOptions {
   model: 'mlp' | 'cnn';
@@ -24,11 +24,6 @@ interface GammaOptions {
 
 function parse(argv: readonly string[]): GammaOptions {
   const o: GammaOptions = { model: 'mlp', sparsity: 0.99, gammas: [0.3, 0.5, 0.7, 0.9, 0.95], seeds: [0, 1], threads: 1, summaryOnly: false };
-  const num = (s: string, what: string, ok: (v: number) => boolean): number => {
-    const v = Number(s);
-    if (!ok(v)) throw new Error(`--${what}: bad value ${s}`);
-    return v;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -43,10 +38,10 @@ function parse(argv: readonly string[]): GammaOptions {
         o.model = m;
         break;
       }
-      case '--sparsity': o.sparsity = num(val(), 'sparsity', (v) => v > 0 && v < 1); break;
-      case '--gammas': o.gammas = val().split(',').map((s) => num(s, 'gammas', (v) => v > 0 && v <= 1)); break;
-      case '--seeds': o.seeds = val().split(',').map((s) => num(s, 'seeds', (v) => Number.isInteger(v) && v >= 0)); break;
-      case '--threads': o.threads = num(val(), 'threads', (v) => Number.isInteger(v) && v >= 1); break;
+      case '--sparsity': o.sparsity = parseList(val(), 'sparsity', Number, (v) => v > 0 && v < 1)[0]; break;
+      case '--gammas': o.gammas = parseList(val(), 'gammas', Number, (v) => v > 0 && v <= 1); break;
+      case '--seeds': o.seeds = parseList(val(), 'seeds', Number, (v) => Number.isInteger(v) && v >= 0); break;
+      case '--threads': o.threads = parseList(val(), 'threads', Number, (v) => Number.isInteger(v) && v >= 1)[0]; break;
       case '--summary-only': o.summaryOnly = true; break;
       case '--help':
         process.stdout.write('Usage: npx tsx bench/gamma-sal.ts [--model mlp|cnn] [--sparsity 0.99] [--gammas 0.3,0.5,0.7,0.9,0.95] [--seeds 0,1] [--threads 1] [--summary-only]\n');
@@ -114,7 +109,7 @@ function summarise(o: GammaOptions, resultsDir: string): void {
   }
   lines.push('');
   writeAtomic(join(resultsDir, 'gamma-sal.md'), lines.join('\n'));
-  writeAtomic(join(resultsDir, 'gamma-sal.json'), JSON.stringify({ options: o, results: all }, null, 2) + '\n');
+  writeAtomic(join(resultsDir, 'gamma-sal.json'), JSON.stringify({ options: { ...o, summaryOnly: undefined }, results: all }, null, 2) + '\n');
 }
 
 async function main(): Promise<void> {

@@ -81,8 +81,8 @@ export function gatherDot8<I>(vp: usize, ip: usize, len: i32, x: usize): f32 {
  * one fused madd, then one add into acc). With one madd per weight straight into acc the loop
  * waits on the 4-cycle FMA latency (four chains, one step each per weight); here each chain
  * advances by one 3-cycle add per two weights. Eight accumulators would also break the chain but
- * spill: V8 gives wasm 16 vector registers. Measured 1.15-1.17x faster than one madd per weight
- * (scratch A/B, 3072→768, k 307, batch 16-256, interleaved).
+ * spill: V8 gives wasm 16 vector registers. Measured 1.03-1.17x faster than one madd per weight
+ * (bench/experiments/ab-wasm.ts, 3072→768, k 307, batch 16-256; bench/results/inference-ceilings.md).
  */
 @inline
 export function axpyRow16<I>(vp: usize, ip: usize, len: i32, xb: usize, ldx: usize, bias: f32, yp: usize): void {
