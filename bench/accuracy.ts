@@ -3,8 +3,10 @@
 // cosine lr, weight decay 5e-4, batch 128, ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3).
 //
 // Resumable: each configuration writes one JSON file under bench/results/accuracy/ and is
-// skipped when that file exists; after every run (and with --summary-only) accuracy.md and
-// accuracy.json are regenerated from whatever results exist, missing ones marked.
+// skipped when that file exists; a run in progress checkpoints every epoch into <id>.run/ there,
+// and a sweep started after an interruption resumes it from that checkpoint (bit-identically).
+// After every run (and with --summary-only) accuracy.md and accuracy.json are regenerated from
+// whatever results exist, missing ones marked.
 //
 //   npx tsx bench/accuracy.ts                      # full sweep: mlp and cnn
 //   npx tsx bench/accuracy.ts --models mlp --threads 2
@@ -14,8 +16,9 @@
 // Several sweeps (--jobs N in one process, or several processes) share the work: a run is
 // claimed by creating <id>.lock next to its result (exclusive create), and a lock whose process
 // is gone is taken over.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { availableParallelism, cpus, hostname, tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, cpus, hostname } from 'node:os';
+import { latestCheckpoint } from '../src/io/checkpoint.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
@@ -92,6 +95,8 @@ export interface SweepResult extends SweepConfig {
   machine: string;
   /** Runs this sweep process trained at the same time (wall time is per run, under that sharing). */
   concurrentJobs?: number;
+  /** Set when the run was resumed from an interrupted attempt's checkpoint at this step (same result; wall time counts every attempt's epochs). */
+  resumedFromStep?: number;
   date: string;
 }
 
@@ -157,34 +162,54 @@ function trainArgv(c: SweepConfig, o: SweepOptions, outDir: string): string[] {
   return argv;
 }
 
-export async function runConfig(c: SweepConfig, o: SweepOptions): Promise<SweepResult> {
-  const outDir = mkdtempSync(join(tmpdir(), 'srigl-acc-'));
-  try {
-    const argv = trainArgv(c, o, outDir);
-    const { code, out, err } = await runChild(argv, o.timeoutMinutes * 60_000);
-    if (code !== 0) throw new Error(`srigl ${argv.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`);
-    const summary = JSON.parse(out);
-    const history = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).testAcc as number);
-    const sparse = summary.sparse;
-    return {
-      ...c,
-      testAcc: summary.final.testAcc,
-      testLoss: summary.final.testLoss,
-      trainAcc: summary.final.trainAcc,
-      wallSeconds: summary.final.wallSeconds,
-      history,
-      nnz: sparse.nnz,
-      totalWeights: sparse.totalWeights,
-      updates: sparse.updates,
-      layers: sparse.layers.map((l: LayerResult) => ({ name: l.name, out: l.out, fanIn: l.fanIn, nnz: l.nnz, density: l.density, k: l.k, ablatedNeurons: l.ablatedNeurons })),
-      argv: argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out'),
-      machine: machineLine(o.threads),
-      concurrentJobs: o.jobs,
-      date: new Date().toISOString(),
-    };
-  } finally {
-    rmSync(outDir, { recursive: true, force: true });
+/**
+ * The `srigl` command line for configuration `c` in `runDir`: `train --resume runDir` when an
+ * earlier, interrupted attempt left a readable checkpoint there (resuming is bit-identical, so
+ * the result is the same as an uninterrupted run's), else a fresh run writing to `runDir`.
+ */
+export function runCommand(c: SweepConfig, o: SweepOptions, runDir: string): { argv: string[]; resumedFromStep: number | null } {
+  const ckpt = existsSync(runDir) ? latestCheckpoint(runDir, () => {}) : null;
+  if (ckpt === null) {
+    rmSync(runDir, { recursive: true, force: true });
+    return { argv: trainArgv(c, o, runDir), resumedFromStep: null };
   }
+  const argv = ['train', '--resume', runDir, '--threads', String(o.threads), '--json', '--quiet'];
+  if (o.data !== undefined) argv.push('--data', o.data);
+  return { argv, resumedFromStep: ckpt.step };
+}
+
+/**
+ * Trains configuration `c` in `runDir` (kept while the run is unfinished, with a checkpoint per
+ * epoch, so a sweep killed mid-run resumes it from its last epoch; removed once the result is
+ * read). The caller must hold the configuration's claim.
+ */
+export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string): Promise<SweepResult> {
+  const { argv, resumedFromStep } = runCommand(c, o, runDir);
+  const { code, out, err } = await runChild(argv, o.timeoutMinutes * 60_000);
+  if (code !== 0) throw new Error(`srigl ${argv.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`);
+  const summary = JSON.parse(out);
+  const history = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).testAcc as number);
+  const sparse = summary.sparse;
+  const recorded = trainArgv(c, o, runDir);
+  const result: SweepResult = {
+    ...c,
+    testAcc: summary.final.testAcc,
+    testLoss: summary.final.testLoss,
+    trainAcc: summary.final.trainAcc,
+    wallSeconds: summary.final.wallSeconds,
+    history,
+    nnz: sparse.nnz,
+    totalWeights: sparse.totalWeights,
+    updates: sparse.updates,
+    layers: sparse.layers.map((l: LayerResult) => ({ name: l.name, out: l.out, fanIn: l.fanIn, nnz: l.nnz, density: l.density, k: l.k, ablatedNeurons: l.ablatedNeurons })),
+    argv: recorded.filter((a, i) => a !== '--out' && recorded[i - 1] !== '--out'),
+    machine: machineLine(o.threads),
+    concurrentJobs: o.jobs,
+    ...(resumedFromStep !== null ? { resumedFromStep } : {}),
+    date: new Date().toISOString(),
+  };
+  rmSync(runDir, { recursive: true, force: true });
+  return result;
 }
 
 /**
@@ -380,7 +405,7 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
         }
         log(`${tag}: running`);
         try {
-          const r = await runConfig(c, o);
+          const r = await runConfig(c, o, join(dir, `${c.id}.run`));
           writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
           log(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
         } catch (e) {

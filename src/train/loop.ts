@@ -103,6 +103,12 @@ export interface TrainOptions {
   onCheckpoint?(position: LoopPosition, optimizer: Optimizer): void;
   /** Stop after this many steps in all, with a checkpoint, as an interruption would. Default: run to the end. */
   stopAfterStep?: number;
+  /**
+   * For a resumed run: the wall seconds its earlier sessions spent up to the end of the last
+   * completed epoch (the last logged `wallSeconds`), so `wallSeconds` keeps counting the whole
+   * run. The resumed position's seconds into its epoch are added to it. Default 0.
+   */
+  wallSecondsBefore?: number;
 }
 
 export interface TrainResult {
@@ -146,7 +152,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (start.step !== start.epoch * stepsPerEpoch + start.stepInEpoch || start.step > totalSteps) {
     throw new RangeError(`train: cannot resume at step ${start.step} (epoch ${start.epoch}, step ${start.stepInEpoch} of ${stepsPerEpoch}) in a run of ${totalSteps} steps`);
   }
-  const t0 = performance.now();
+  const t0 = performance.now() - ((opts.wallSecondsBefore ?? 0) + start.seconds) * 1000;
   let step = start.step;
   for (let epoch = start.epoch; epoch < epochs && step < stopAfter; epoch++) {
     const resumed = epoch === start.epoch;

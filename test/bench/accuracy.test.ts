@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claim, parseSweepArgs, sweepConfigs } from '../../bench/accuracy.js';
+import { claim, configId, parseSweepArgs, runCommand, runConfig, sweepConfigs } from '../../bench/accuracy.js';
+import { repoRoot, SUBSET } from '../paths.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'srigl-sweep-'));
@@ -57,4 +59,48 @@ test('sweep options: --jobs is parsed and validated; the grid has 25 configurati
   assert.equal(grid.length, 1 + 20 + 1 + 5);
   assert.equal(new Set(grid.map((c) => c.id)).size, grid.length);
   assert.ok(grid.every((c) => c.id.startsWith('cnn_') && c.id.endsWith('_w1')));
+});
+
+test('an interrupted sweep run resumes from its last checkpoint and gives the uninterrupted result', async () => {
+  const dir = tmp();
+  try {
+    const o = parseSweepArgs(['--models', 'mlp', '--data', SUBSET, '--limit-train', '256', '--epochs', '2', '--threads', '1']);
+    const base = { model: 'mlp', method: 'srigl-ablation' as const, sparsity: 0.9, seed: 3, epochs: 2, lr: 0.1 };
+    const c = { id: configId(base), ...base };
+    // No run directory, or one without a checkpoint (killed before its first epoch ended): a fresh run.
+    const empty = join(dir, 'empty.run');
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'metrics.jsonl'), '');
+    const fresh = runCommand(c, o, empty);
+    assert.equal(fresh.resumedFromStep, null);
+    assert.ok(!fresh.argv.includes('--resume') && fresh.argv.includes('--out'));
+    assert.ok(!existsSync(empty), 'a run directory without a checkpoint is cleared');
+
+    const straight = await runConfig(c, o, join(dir, 'a.run'));
+    assert.equal(straight.resumedFromStep, undefined);
+    assert.ok(!existsSync(join(dir, 'a.run')), 'the run directory is removed once the result is read');
+    assert.equal(straight.history.length, 2);
+
+    // An attempt that got through epoch 1 only: run it whole, then take away what epoch 2 left.
+    const b = join(dir, 'b.run');
+    const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+    execFileSync(process.execPath, [cli, ...runCommand(c, o, b).argv], { stdio: 'ignore' });
+    const ckpts = readdirSync(b).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort((x, y) => Number(x.match(/\d+/)![0]) - Number(y.match(/\d+/)![0]));
+    assert.deepEqual(ckpts, ['ckpt-2.safetensors', 'ckpt-4.safetensors']);
+    for (const f of ['ckpt-4.safetensors', 'model.safetensors', 'summary.json']) rmSync(join(b, f));
+    const resumed = runCommand(c, o, b);
+    assert.equal(resumed.resumedFromStep, 2);
+    assert.deepEqual(resumed.argv.slice(0, 3), ['train', '--resume', b]);
+
+    const r = await runConfig(c, o, b);
+    assert.equal(r.resumedFromStep, 2);
+    assert.equal(r.testAcc, straight.testAcc);
+    assert.equal(r.testLoss, straight.testLoss);
+    assert.deepEqual(r.history, straight.history);
+    assert.deepEqual(r.layers, straight.layers);
+    assert.deepEqual(r.argv, straight.argv, 'the result records the fresh command line either way');
+    assert.ok(!existsSync(b));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { latestCheckpoint, listCheckpoints, readCheckpoint } from '../../src/io/checkpoint.js';
@@ -69,6 +69,12 @@ async function lane(dir: string, rng: Rng): Promise<number> {
   }
   const finish = start(['train', '--resume', dir, ...OPS]);
   assert.equal(await finish.exited, 0, `the final resume failed:\n${finish.stderr()}`);
+  // metrics.jsonl holds every epoch once, in order, and wall time counts across the sessions.
+  const logged = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; wallSeconds: number });
+  assert.deepEqual(logged.map((m) => m.epoch), Array.from({ length: 30 }, (_, i) => i + 1), `lane ${dir}: epochs logged`);
+  for (let e = 1; e < logged.length; e++) {
+    assert.ok(logged[e].wallSeconds > logged[e - 1].wallSeconds, `lane ${dir}: wallSeconds went from ${logged[e - 1].wallSeconds} at epoch ${e} to ${logged[e].wallSeconds} at epoch ${e + 1} (a resume restarted the clock)`);
+  }
   return kills;
 }
 

@@ -149,6 +149,8 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const metricsPath = join(outDir, 'metrics.jsonl');
     if (resumed) trimMetrics(metricsPath, resumed.checkpoint.captured.state.loop.epoch);
     else writeFileSync(metricsPath, '');
+    // Wall time keeps counting across sessions: from the last epoch the earlier ones logged.
+    const wallSecondsBefore = resumed ? (lastEpochMetrics<EpochMetrics>(metricsPath)?.wallSeconds ?? 0) : 0;
     const progress = quiet ? null : new Progress(io.stderr, epochs);
     const training = {
       model: arch, dataset, epochs, batchSize: model.maxBatch, lr, optimizer, schedule: get<'cosine' | 'step' | 'constant'>('schedule', 'cosine'),
@@ -167,6 +169,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       warmupEpochs: training.warmupEpochs,
       labelSmoothing: smoothing,
       clipNorm: training.clipNorm,
+      wallSecondsBefore,
       hooks: (optimizer) => sparse.hooks(optimizer),
       ...checkpointing({
         model, batches, outDir, every: get('checkpoint-every', batches.batchesPerEpoch), keep: get('keep-checkpoints', 3),
