@@ -19,6 +19,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { latestCheckpoint } from '../src/io/checkpoint.js';
+import { lineChart, type Series } from '../src/cli/plot.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
@@ -306,6 +307,37 @@ function cell(rs: SweepResult[]): string {
   return `${pct(mean(accs))} ± ${pct((Math.max(...accs) - Math.min(...accs)) / 2)} (${accs.length})`;
 }
 
+/**
+ * Test accuracy (mean over seeds) against sparsity, one line per method, the dense model as a
+ * dashed level. The x axis is log density (80%, 90%, 95%, 99% sparsity are density 20, 10, 5, 1%),
+ * so high sparsities are not crowded together. Null when no sparse result exists yet.
+ */
+export function accuracyChart(model: string, rs: readonly SweepResult[], o: Pick<SweepOptions, 'sparsities' | 'methods'>): string | null {
+  const x = (s: number): number => -Math.log10(1 - s);
+  const series: Series[] = [];
+  for (const m of o.methods.filter((v) => v !== 'dense')) {
+    const points = o.sparsities
+      .map((s) => [s, rs.filter((r) => r.method === m && r.sparsity === s)] as const)
+      .filter(([, at]) => at.length > 0)
+      .map(([s, at]) => [x(s), 100 * mean(at.map((r) => r.testAcc))] as const);
+    if (points.length > 0) series.push({ name: m, points });
+  }
+  if (series.length === 0) return null;
+  const dense = rs.filter((r) => r.method === 'dense');
+  if (dense.length > 0) {
+    const level = 100 * mean(dense.map((r) => r.testAcc));
+    const xs = o.sparsities.map(x);
+    series.unshift({ name: 'dense', points: [[Math.min(...xs), level], [Math.max(...xs), level]], dashed: true });
+  }
+  return lineChart({
+    title: `${model}, Fashion-MNIST: test accuracy against sparsity`,
+    xLabel: 'sparsity (log density scale)',
+    yLabel: 'test accuracy (%)',
+    series,
+    xTicks: o.sparsities.map((s) => ({ value: x(s), label: `${Number((100 * s).toFixed(2))}%` })),
+  });
+}
+
 /** Regenerates accuracy.md and accuracy.json from the result files, marking missing configurations. */
 export function writeSummary(o: SweepOptions): { md: string; present: number; missing: number } {
   const dir = join(o.resultsDir, 'accuracy');
@@ -338,6 +370,11 @@ export function writeSummary(o: SweepOptions): { md: string; present: number; mi
     const at = (m: string, s: number): SweepResult[] => rs.filter((r) => r.method === m && r.sparsity === s);
     for (const m of o.methods.filter((x) => x !== 'dense')) lines.push(`| ${m} | ${o.sparsities.map((s) => cell(at(m, s))).join(' | ')} |`);
     lines.push('');
+    const svg = accuracyChart(model, rs, o);
+    if (svg !== null) {
+      writeAtomic(join(o.resultsDir, `accuracy-${model}.svg`), svg);
+      lines.push(`![${model}: test accuracy against sparsity, per method](accuracy-${model}.svg)`, '');
+    }
     // The paper's pattern, as differences of means (percentage points).
     const diff = (a: string, b: string, s: number): number | null => {
       const x = at(a, s);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claim, configId, parseSweepArgs, runCommand, runConfig, sweepConfigs } from '../../bench/accuracy.js';
+import { accuracyChart, claim, configId, parseSweepArgs, runCommand, runConfig, sweepConfigs, type SweepResult } from '../../bench/accuracy.js';
 import { repoRoot, SUBSET } from '../paths.js';
 
 function tmp(): string {
@@ -103,4 +103,15 @@ test('an interrupted sweep run resumes from its last checkpoint and gives the un
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('accuracyChart: one line per method with results, the dense level dashed, none without sparse results', () => {
+  const o = parseSweepArgs(['--models', 'mlp']);
+  const r = (method: string, sparsity: number | null, testAcc: number, seed = 0) => ({ method, sparsity, testAcc, seed }) as unknown as SweepResult;
+  assert.equal(accuracyChart('mlp', [r('dense', null, 0.9)], o), null);
+  const svg = accuracyChart('mlp', [r('dense', null, 0.9), r('rigl', 0.9, 0.88), r('rigl', 0.9, 0.86, 1), r('rigl', 0.99, 0.8), r('static', 0.99, 0.7)], o) ?? '';
+  assert.deepEqual([...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1]), ['dense', 'static', 'rigl']);
+  const lines = [...svg.matchAll(/<polyline points="([^"]*)"/g)].map((m) => m[1].split(' ').length);
+  assert.deepEqual(lines, [2, 1, 2]);
+  for (const label of ['80%', '90%', '95%', '99%']) assert.ok(svg.includes(`>${label}</text>`), label);
 });

@@ -53,6 +53,9 @@ describe('srigl CLI', () => {
       assert.equal(lines.length, 1);
       assert.equal(JSON.parse(lines[0]).testAcc, summary.final.testAcc);
       assert.deepEqual(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), summary);
+      const curves = readFileSync(join(out, 'curves.svg'), 'utf8');
+      assert.ok(curves.includes('mlp: loss') && curves.includes('mlp: accuracy'));
+      assert.equal((curves.match(/<polyline /g) ?? []).length, 4, 'train and test, loss and accuracy');
 
       const e = await run('eval', join(out, 'model.safetensors'), '--data', SUBSET, '--limit-test', '300', '--json', '--batch-size', '100');
       assert.equal(e.code, 0, e.err);

@@ -75,6 +75,9 @@ async function lane(dir: string, rng: Rng): Promise<number> {
   for (let e = 1; e < logged.length; e++) {
     assert.ok(logged[e].wallSeconds > logged[e - 1].wallSeconds, `lane ${dir}: wallSeconds went from ${logged[e - 1].wallSeconds} at epoch ${e} to ${logged[e].wallSeconds} at epoch ${e + 1} (a resume restarted the clock)`);
   }
+  // The curves plot every epoch, those of earlier sessions included.
+  const curve = /<polyline points="([^"]*)"/.exec(readFileSync(join(dir, 'curves.svg'), 'utf8'));
+  assert.equal(curve?.[1].split(' ').length, 30);
   return kills;
 }
 

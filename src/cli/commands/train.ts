@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BatchIterator } from '../../data/batches.js';
@@ -16,6 +16,7 @@ import type { OptimizerOptions } from '../../train/optimizer.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
 import { limitSplit } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
+import { trainingCurves, type EpochPoint } from '../plot.js';
 import { Progress } from '../progress.js';
 import { checkpointing, lastEpochMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
 
@@ -48,7 +49,7 @@ const SPECS: OptionSpec[] = [
   { name: 'seed', kind: 'int', arg: 'N', min: 0, help: 'Seed of initial weights and data order. Default 0.' },
   { name: 'threads', kind: 'int', arg: 'N', min: 1, help: 'Kernel threads. Default: all cores.' },
   { name: 'backend', kind: 'enum', values: BACKENDS, help: 'Kernel backend. Default auto (the fastest this runtime supports).' },
-  { name: 'out', kind: 'string', arg: 'DIR', help: 'Output directory for model.safetensors, metrics.jsonl and summary.json. Default runs/<model>-<timestamp>.' },
+  { name: 'out', kind: 'string', arg: 'DIR', help: 'Output directory for model.safetensors, metrics.jsonl, summary.json and curves.svg (loss and accuracy per epoch). Default runs/<model>-<timestamp>.' },
   { name: 'limit-train', kind: 'int', arg: 'N', min: 1, help: 'Use only the first N training examples (quick runs). Default: all.' },
   { name: 'limit-test', kind: 'int', arg: 'N', min: 1, help: 'Evaluate on only the first N test examples. Default: all.' },
   { name: 'json', kind: 'bool', help: 'Print one JSON summary on stdout (progress goes to stderr). Default off.' },
@@ -195,6 +196,9 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       training, sparse: sparseInfo, final: metrics,
     };
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    // Every epoch of the run (earlier sessions of a resumed one included), from metrics.jsonl.
+    const logged = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpochPoint);
+    writeFileSync(join(outDir, 'curves.svg'), trainingCurves(logged, `${arch}${method === 'dense' ? '' : `, ${method} at ${sparseInfo.sparsity}`}`));
     if (method !== 'dense') log(`${method} at sparsity ${sparseInfo.sparsity}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
     log(`test accuracy ${(100 * (final.testAcc ?? 0)).toFixed(2)}% after ${epochs} epoch(s); saved ${modelPath}`);
     if (json) io.stdout.write(JSON.stringify(summary) + '\n');
