@@ -314,9 +314,10 @@ function cell(rs: SweepResult[]): string {
  */
 export function accuracyChart(model: string, rs: readonly SweepResult[], o: Pick<SweepOptions, 'sparsities' | 'methods'>): string | null {
   const x = (s: number): number => -Math.log10(1 - s);
+  const sparsities = [...o.sparsities].sort((a, b) => a - b);
   const series: Series[] = [];
   for (const m of o.methods.filter((v) => v !== 'dense')) {
-    const points = o.sparsities
+    const points = sparsities
       .map((s) => [s, rs.filter((r) => r.method === m && r.sparsity === s)] as const)
       .filter(([, at]) => at.length > 0)
       .map(([s, at]) => [x(s), 100 * mean(at.map((r) => r.testAcc))] as const);
@@ -326,7 +327,7 @@ export function accuracyChart(model: string, rs: readonly SweepResult[], o: Pick
   const dense = rs.filter((r) => r.method === 'dense');
   if (dense.length > 0) {
     const level = 100 * mean(dense.map((r) => r.testAcc));
-    const xs = o.sparsities.map(x);
+    const xs = sparsities.map(x);
     series.unshift({ name: 'dense', points: [[Math.min(...xs), level], [Math.max(...xs), level]], dashed: true });
   }
   return lineChart({
@@ -334,12 +335,14 @@ export function accuracyChart(model: string, rs: readonly SweepResult[], o: Pick
     xLabel: 'sparsity (log density scale)',
     yLabel: 'test accuracy (%)',
     series,
-    xTicks: o.sparsities.map((s) => ({ value: x(s), label: `${Number((100 * s).toFixed(2))}%` })),
+    xTicks: sparsities.map((s) => ({ value: x(s), label: `${Number((100 * s).toFixed(2))}%` })),
   });
 }
 
 /** Regenerates accuracy.md and accuracy.json from the result files, marking missing configurations. */
-export function writeSummary(o: SweepOptions): { md: string; present: number; missing: number } {
+export function writeSummary(given: SweepOptions): { md: string; present: number; missing: number } {
+  // Columns in ascending sparsity, whatever order the runs were queued in.
+  const o = { ...given, sparsities: [...given.sparsities].sort((a, b) => a - b) };
   const dir = join(o.resultsDir, 'accuracy');
   const results = loadResults(dir);
   const all = [...results.values()].filter((r) => r.epochs === o.epochs && r.lr === o.lr);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accuracyChart, claim, configId, parseSweepArgs, runCommand, runConfig, sweepConfigs, type SweepResult } from '../../bench/accuracy.js';
+import { accuracyChart, claim, configId, parseSweepArgs, runCommand, runConfig, sweepConfigs, writeSummary, type SweepResult } from '../../bench/accuracy.js';
 import { repoRoot, SUBSET } from '../paths.js';
 
 function tmp(): string {
@@ -114,4 +114,31 @@ test('accuracyChart: one line per method with results, the dense level dashed, n
   const lines = [...svg.matchAll(/<polyline points="([^"]*)"/g)].map((m) => m[1].split(' ').length);
   assert.deepEqual(lines, [2, 1, 2]);
   for (const label of ['80%', '90%', '95%', '99%']) assert.ok(svg.includes(`>${label}</text>`), label);
+});
+
+test('writeSummary: columns in ascending sparsity whatever the queue order; missing runs listed; the chart is linked', () => {
+  const dir = tmp();
+  try {
+    const o = { ...parseSweepArgs(['--models', 'mlp', '--sparsities', '0.99,0.8', '--seeds', '0']), resultsDir: dir };
+    const result = (method: SweepResult['method'], sparsity: number | null, testAcc: number): SweepResult => {
+      const c = { model: 'mlp', method, sparsity, seed: 0, epochs: o.epochs, lr: o.lr, warmupEpochs: 0 };
+      return {
+        id: configId(c), ...c, testAcc, testLoss: 0.5, trainAcc: 0.9, wallSeconds: 10, history: [testAcc], nnz: 1, totalWeights: 10, updates: 0,
+        layers: [{ name: 'fc1', out: 1, fanIn: 10, nnz: 1, density: 0.1, k: null, ablatedNeurons: 0 }], argv: [], machine: 'test machine', date: '2026-01-01',
+      };
+    };
+    mkdirSync(join(dir, 'accuracy'));
+    for (const r of [result('dense', null, 0.9), result('rigl', 0.8, 0.88), result('static', 0.99, 0.7)]) writeFileSync(join(dir, 'accuracy', `${r.id}.json`), JSON.stringify(r));
+    const s = writeSummary(o);
+    assert.ok(s.md.includes('| method | 80% | 99% |'), s.md);
+    assert.ok(s.md.includes('| rigl | 88.00 | — |'));
+    assert.ok(s.md.includes('| static | — | 70.00 |'));
+    assert.equal(s.present, 3);
+    assert.equal(s.missing, 2 * 5 - 2);
+    assert.ok(s.md.includes('![mlp: test accuracy against sparsity, per method](accuracy-mlp.svg)'));
+    assert.ok(readFileSync(join(dir, 'accuracy-mlp.svg'), 'utf8').includes('data-series="rigl"'));
+    assert.deepEqual((JSON.parse(readFileSync(join(dir, 'accuracy.json'), 'utf8')) as { options: { sparsities: number[] } }).options.sparsities, [0.8, 0.99]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
