@@ -1,13 +1,31 @@
-// Per-neuron fan-in distribution of a saved masked model: how unevenly the weights spread over
-// neurons (RigL lets fan-in vary; SRigL keeps it constant and ablates instead).
-//   npx tsx bench/fan-in.ts MODEL.safetensors
+// How a saved masked model spreads its weights: per neuron (fan-in: RigL lets it vary, SRigL keeps
+// it constant and ablates instead) and per input column (fan-out: how many of a layer's inputs
+// feed any neuron at all).
+//   npx tsx bench/fan-in.ts MODEL.safetensors [MODEL2.safetensors ...]
 import { readSafetensors } from '../src/io/safetensors.js';
-const f = readSafetensors(process.argv[2]);
-for (const [name, t] of f.tensors) {
-  if (!name.endsWith('weight.mask')) continue;
-  const [out, fin] = t.shape; const d = t.data as Uint8Array;
-  const c = Array.from({ length: out }, (_, r) => { let s = 0; for (let j = 0; j < fin; j++) s += d[r * fin + j]; return s; }).sort((a, b) => a - b);
-  const q = (p: number) => c[Math.min(out - 1, Math.floor(p * out))];
-  const top10 = c.slice(Math.floor(out * 0.9)).reduce((a, b) => a + b, 0), tot = c.reduce((a, b) => a + b, 0);
-  console.log(name, `out ${out}`, `rows with 0: ${c.filter(x => x === 0).length}, <=2: ${c.filter(x => x <= 2).length}`, `median ${q(0.5)} p90 ${q(0.9)} max ${c[out - 1]}`, `top 10% of rows hold ${(100 * top10 / tot).toFixed(1)}% of weights`);
+
+/** Sorted counts, and a one-line description of how unevenly they spread. */
+function spread(counts: number[]): string {
+  const c = [...counts].sort((a, b) => a - b);
+  const n = c.length;
+  const q = (p: number): number => c[Math.min(n - 1, Math.floor(p * n))];
+  const tot = c.reduce((a, b) => a + b, 0);
+  const top10 = c.slice(Math.floor(n * 0.9)).reduce((a, b) => a + b, 0);
+  return `zero: ${c.filter((x) => x === 0).length} of ${n}, ≤2: ${c.filter((x) => x <= 2).length}, median ${q(0.5)}, p90 ${q(0.9)}, max ${c[n - 1]}, top 10% hold ${((100 * top10) / tot).toFixed(1)}%`;
+}
+
+for (const path of process.argv.slice(2)) {
+  console.log(path);
+  for (const [name, t] of readSafetensors(path).tensors) {
+    if (!name.endsWith('weight.mask')) continue;
+    const d = t.data as Uint8Array;
+    const out = t.shape[0];
+    const fin = d.length / out;
+    const rows = new Array<number>(out).fill(0);
+    const cols = new Array<number>(fin).fill(0);
+    for (let r = 0; r < out; r++) for (let j = 0; j < fin; j++) if (d[r * fin + j]) { rows[r]++; cols[j]++; }
+    console.log(`  ${name} [${t.shape.join('×')}]`);
+    console.log(`    per neuron (fan-in):  ${spread(rows)}`);
+    console.log(`    per input (fan-out):  ${spread(cols)}`);
+  }
 }
