@@ -5,6 +5,7 @@
 // Resumable: each configuration writes one JSON file under bench/results/accuracy/ and is
 // skipped when that file exists; a run in progress checkpoints every epoch into <id>.run/ there,
 // and a sweep started after an interruption resumes it from that checkpoint (bit-identically).
+// A finished run's model, metrics and curves stay in <id>.out/ (not committed).
 // After every run (and with --summary-only) accuracy.md and accuracy.json are regenerated from
 // whatever results exist, missing ones marked.
 //
@@ -18,7 +19,7 @@
 // is gone is taken over.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, hostname } from 'node:os';
-import { latestCheckpoint } from '../src/io/checkpoint.js';
+import { latestCheckpoint, listCheckpoints } from '../src/io/checkpoint.js';
 import { lineChart, type Series } from '../src/cli/plot.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -181,10 +182,12 @@ export function runCommand(c: SweepConfig, o: SweepOptions, runDir: string): { a
 
 /**
  * Trains configuration `c` in `runDir` (kept while the run is unfinished, with a checkpoint per
- * epoch, so a sweep killed mid-run resumes it from its last epoch; removed once the result is
- * read). The caller must hold the configuration's claim.
+ * epoch, so a sweep killed mid-run resumes it from its last epoch). Once the result is read the
+ * run's model, metrics, summary and curves move to `keepDir` (for later analysis, e.g.
+ * bench/fan-in.ts) and its checkpoints are removed; without `keepDir` all of it is removed.
+ * The caller must hold the configuration's claim.
  */
-export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string): Promise<SweepResult> {
+export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string, keepDir?: string): Promise<SweepResult> {
   const { argv, resumedFromStep } = runCommand(c, o, runDir);
   const { code, out, err } = await runChild(argv, o.timeoutMinutes * 60_000);
   if (code !== 0) throw new Error(`srigl ${argv.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`);
@@ -209,7 +212,13 @@ export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string)
     ...(resumedFromStep !== null ? { resumedFromStep } : {}),
     date: new Date().toISOString(),
   };
-  rmSync(runDir, { recursive: true, force: true });
+  if (keepDir === undefined) {
+    rmSync(runDir, { recursive: true, force: true });
+  } else {
+    for (const { path } of listCheckpoints(runDir)) rmSync(path, { force: true });
+    rmSync(keepDir, { recursive: true, force: true });
+    renameSync(runDir, keepDir);
+  }
   return result;
 }
 
@@ -445,7 +454,7 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
         }
         log(`${tag}: running`);
         try {
-          const r = await runConfig(c, o, join(dir, `${c.id}.run`));
+          const r = await runConfig(c, o, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
           writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
           log(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
         } catch (e) {

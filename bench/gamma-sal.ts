@@ -131,7 +131,7 @@ async function main(): Promise<void> {
       }
       process.stderr.write(`${tag}: running\n`);
       try {
-        const r = await runConfig(c, sweep, join(dir, `${c.id}.run`));
+        const r = await runConfig(c, sweep, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
         writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
         process.stderr.write(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s\n`);
       } catch (e) {

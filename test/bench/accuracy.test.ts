@@ -92,7 +92,9 @@ test('an interrupted sweep run resumes from its last checkpoint and gives the un
     assert.equal(resumed.resumedFromStep, 2);
     assert.deepEqual(resumed.argv.slice(0, 3), ['train', '--resume', b]);
 
-    const r = await runConfig(c, o, b);
+    const kept = join(dir, 'b.out');
+    const r = await runConfig(c, o, b, kept);
+    assert.deepEqual(readdirSync(kept).sort(), ['curves.svg', 'metrics.jsonl', 'model.safetensors', 'summary.json'], 'the finished run is kept without its checkpoints');
     assert.equal(r.resumedFromStep, 2);
     assert.equal(r.testAcc, straight.testAcc);
     assert.equal(r.testLoss, straight.testLoss);
