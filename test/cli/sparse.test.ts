@@ -28,6 +28,7 @@ describe('srigl train --method', () => {
       assert.equal(sparse.method, 'srigl');
       assert.equal(sparse.updates, 4);
       assert.equal(sparse.ablation, true);
+      assert.ok(!r.err.includes('warning'), r.err);
       // The epoch log and the final table show density, fan-in and ablated neurons per layer.
       assert.equal(r.err.match(/^ {2}fc1 d=0\.\d{3} k=\d+ abl=\d+ \| fc2 d=0\.\d{3} k=\d+ abl=\d+ \| fc3 d=/gm)?.length, 4, r.err);
       assert.match(r.err, /layer +kind +shape +nnz +density +fan-in k +active +ablated\n/);
@@ -97,6 +98,20 @@ describe('srigl train --method', () => {
       }
       assert.deepEqual(masks.get('srigl-a'), masks.get('srigl-b'));
       assert.notDeepEqual(masks.get('srigl-a'), masks.get('srigl-c'));
+    });
+  });
+
+  test('a dynamic method that would make no topology update says so (even with --quiet); static does not', async () => {
+    await withTempDir('srigl-cli-sparse-', async (out) => {
+      // 24 steps, T_end 18 ≤ ΔT 100: no update.
+      const none = ['--data', SUBSET, '--limit-train', '256', '--limit-test', '50', '--epochs', '3', '--batch-size', '32', '--threads', '1', '--quiet'];
+      const r = await run('train', ...none, '--method', 'rigl', '--out', join(out, 'a'), '--json');
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /warning: rigl will make no topology update: T_end is step 18 of 24 and --delta-t is 100/);
+      assert.equal(JSON.parse(r.out).sparse.updates, 0);
+      const s = await run('train', ...none, '--method', 'static', '--out', join(out, 'b'));
+      assert.equal(s.code, 0, s.err);
+      assert.ok(!s.err.includes('warning'), s.err);
     });
   });
 

@@ -145,6 +145,14 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
         (method === 'srigl' ? `, ablation ${info.ablation ? `on (γ_sal ${info.gammaSal})` : 'off'}` : '') +
         (method === 'static' ? '' : `, ΔT ${info.deltaT}, α ${info.alpha}, T_end ${info.tEnd}`));
       log(`  ${formatSparseLine(info.layers)}`);
+      if (method !== 'static') {
+        // Updates fall at the multiples of ΔT strictly between step 0 and T_end.
+        const totalSteps = epochs * batches.batchesPerEpoch;
+        const tEnd = sparse.tEndSteps(totalSteps);
+        if (tEnd <= info.deltaT) {
+          io.stderr.write(`srigl train: warning: ${method} will make no topology update: T_end is step ${tEnd} of ${totalSteps} and --delta-t is ${info.deltaT}, so this run is static sparse training; lower --delta-t or train longer\n`);
+        }
+      }
     }
     mkdirSync(outDir, { recursive: true });
     const metricsPath = join(outDir, 'metrics.jsonl');
