@@ -15,9 +15,9 @@
 //   npx tsx bench/accuracy.ts --models cnn --jobs 2 --threads 1   # two runs at once, one core each
 //
 // Several sweeps (--jobs N in one process, or several processes) share the work: a run is
-// claimed by creating <id>.lock next to its result (exclusive create), and a lock whose process
-// is gone is taken over.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+// claimed by creating <id>.lock next to its result (exclusive create); its holder refreshes it
+// every minute, and a lock whose process is gone or that went 5 minutes unrefreshed is taken over.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { latestCheckpoint, listCheckpoints } from '../src/io/checkpoint.js';
 import { lineChart, type Series } from '../src/cli/plot.js';
@@ -247,13 +247,18 @@ function runChild(argv: string[], timeoutMs: number): Promise<{ code: number; ou
   });
 }
 
+/** A lock not refreshed for this long is stale, whoever wrote it (its holder refreshes it every HEARTBEAT_MS). */
+export const LOCK_STALE_MS = 5 * 60_000;
+const HEARTBEAT_MS = 60_000;
+
 /**
  * Claims a run by creating its lock file exclusively. Returns null when claimed, else a
- * description of the live holder. A lock left by a process that no longer exists on this host
- * (a killed sweep) is taken over.
+ * description of the live holder. A lock is live while its holder keeps refreshing it (see
+ * `holdLock`) and, on this host, while its process exists; any other lock (a killed sweep, a
+ * machine that went away, a pid reused after a reboot) is taken over.
  */
-export function claim(lock: string): string | null {
-  const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+export function claim(lock: string, now = Date.now()): string | null {
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date(now).toISOString() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lock, me, { flag: 'wx' });
@@ -262,18 +267,37 @@ export function claim(lock: string): string | null {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     let held: { pid?: number; host?: string; since?: string } = {};
+    let fresh = false;
     try {
+      fresh = now - statSync(lock).mtimeMs < LOCK_STALE_MS;
       held = JSON.parse(readFileSync(lock, 'utf8')) as typeof held;
     } catch {
-      // Unreadable or half-written: treat as stale below only if it stays that way.
+      // Unreadable or half-written (a writer killed mid-write): stale.
     }
-    const alive = held.host === hostname() && typeof held.pid === 'number' && pidAlive(held.pid);
-    if (alive || (held.host !== undefined && held.host !== hostname())) {
-      return `pid ${held.pid} on ${held.host} since ${held.since}`;
-    }
+    const alive = fresh && typeof held.host === 'string' && (held.host !== hostname() || (typeof held.pid === 'number' && pidAlive(held.pid)));
+    if (alive) return `pid ${held.pid} on ${held.host} since ${held.since}`;
     rmSync(lock, { force: true });
   }
   return 'another sweep (lock re-created while taking it over)';
+}
+
+/** Keeps a claimed lock fresh while its run goes on; `release` stops that and removes the lock. */
+export function holdLock(lock: string): { release: () => void } {
+  const timer = setInterval(() => {
+    try {
+      const t = new Date();
+      utimesSync(lock, t, t);
+    } catch {
+      // Removed under us (taken over as stale): nothing to refresh.
+    }
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    release: () => {
+      clearInterval(timer);
+      rmSync(lock, { force: true });
+    },
+  };
 }
 
 function pidAlive(pid: number): boolean {
@@ -453,6 +477,7 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
           continue;
         }
         log(`${tag}: running`);
+        const held = holdLock(lock);
         try {
           const r = await runConfig(c, o, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
           writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
@@ -460,7 +485,7 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
         } catch (e) {
           log(`${tag}: FAILED: ${(e as Error).message}`);
         } finally {
-          rmSync(lock, { force: true });
+          held.release();
         }
         writeSummary(o);
       }

@@ -8,10 +8,10 @@
 //   npx tsx bench/gamma-sal.ts                       # mlp, 99%, γ_sal 0.3,0.5,0.7,0.9,0.95, seeds 0,1
 //   npx tsx bench/gamma-sal.ts --model cnn --sparsity 0.99 --gammas 0.3,0.9 --seeds 0 --threads 2
 //   npx tsx bench/gamma-sal.ts --summary-only
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { claim, configId, loadResults, parseList, parseSweepArgs, runConfig, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
+import { claim, configId, holdLock, loadResults, parseList, parseSweepArgs, runConfig, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
 
 interface GammaOptions {
   model: 'mlp' | 'cnn';
@@ -130,6 +130,7 @@ async function main(): Promise<void> {
         continue;
       }
       process.stderr.write(`${tag}: running\n`);
+      const held = holdLock(lock);
       try {
         const r = await runConfig(c, sweep, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
         writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
       } catch (e) {
         process.stderr.write(`${tag}: FAILED: ${(e as Error).message}\n`);
       } finally {
-        rmSync(lock, { force: true });
+        held.release();
       }
       summarise(o, sweep.resultsDir);
     }

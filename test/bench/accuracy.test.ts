@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accuracyChart, claim, configId, parseSweepArgs, runCommand, runConfig, sweepConfigs, writeSummary, type SweepResult } from '../../bench/accuracy.js';
+import { accuracyChart, claim, configId, holdLock, LOCK_STALE_MS, parseSweepArgs, runCommand, runConfig, sweepConfigs, writeSummary, type SweepResult } from '../../bench/accuracy.js';
 import { repoRoot, SUBSET } from '../paths.js';
 
 function tmp(): string {
@@ -43,6 +43,21 @@ test('claim: a lock left by a dead process on this host is taken over; one from 
     writeFileSync(lock, '{"pid": 12');
     assert.equal(claim(lock), null);
     assert.ok(existsSync(lock));
+    // Unrefreshed for longer than LOCK_STALE_MS: stale even from another host, or with a live pid
+    // here (a pid reused after a reboot); the same lock is live while it is fresh.
+    const old = (Date.now() - LOCK_STALE_MS - 60_000) / 1000;
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: 'some-other-machine', since: 'earlier' }));
+    utimesSync(lock, old, old);
+    assert.equal(claim(lock), null);
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: 'earlier' }));
+    assert.match(claim(lock) ?? '', /since earlier/);
+    utimesSync(lock, old, old);
+    assert.equal(claim(lock), null);
+    // holdLock keeps the claim until release, which removes it.
+    const held = holdLock(lock);
+    assert.ok(existsSync(lock));
+    held.release();
+    assert.ok(!existsSync(lock));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
