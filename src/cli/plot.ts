@@ -94,7 +94,10 @@ export function lineChart(o: ChartOptions): string {
   const xs = o.series.flatMap((s) => s.points.map((p) => p[0])).concat((o.xTicks ?? []).map((t) => t.value));
   const ys = o.series.flatMap((s) => s.points.map((p) => p[1]));
   const xTicks = o.xTicks ?? niceTicks(Math.min(...xs), Math.max(...xs)).map((v) => ({ value: v, label: String(v) }));
-  const yVals = niceTicks(Math.min(...ys), Math.max(...ys));
+  // A little headroom so a line at the maximum does not run along the frame.
+  const yLo = Math.min(...ys);
+  const yHi = Math.max(...ys);
+  const yVals = niceTicks(yLo, yHi + 0.03 * (yHi - yLo));
   const yStep = yVals.length > 1 ? yVals[1] - yVals[0] : 1;
   const yFmt = o.yFormat ?? ((v: number) => v.toFixed(decimalsFor(yStep)));
   const x0 = Math.min(...xs, ...xTicks.map((t) => t.value));
