@@ -19,11 +19,12 @@
 // every minute, and a lock whose process is gone or that went 5 minutes unrefreshed is taken over.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname } from 'node:os';
-import { latestCheckpoint, listCheckpoints } from '../src/io/checkpoint.js';
-import { lineChart, type Series } from '../src/cli/plot.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
+import { lineChart, type Series } from '../src/cli/plot.js';
+import { readMetrics } from '../src/cli/resume.js';
+import { latestCheckpoint, listCheckpoints } from '../src/io/checkpoint.js';
 
 export const METHODS = ['dense', 'static', 'set', 'rigl', 'srigl-no-ablation', 'srigl-ablation'] as const;
 export type SweepMethod = (typeof METHODS)[number];
@@ -192,7 +193,7 @@ export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string,
   const { code, out, err } = await runChild(argv, o.timeoutMinutes * 60_000);
   if (code !== 0) throw new Error(`srigl ${argv.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' / ')}`);
   const summary = JSON.parse(out);
-  const history = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).testAcc as number);
+  const history = readMetrics<{ testAcc: number }>(join(runDir, 'metrics.jsonl')).map((m) => m.testAcc);
   const sparse = summary.sparse;
   const recorded = trainArgv(c, o, runDir);
   const result: SweepResult = {
@@ -257,7 +258,8 @@ const HEARTBEAT_MS = 60_000;
  * `holdLock`) and, on this host, while its process exists; any other lock (a killed sweep, a
  * machine that went away, a pid reused after a reboot) is taken over.
  */
-export function claim(lock: string, now = Date.now()): string | null {
+export function claim(lock: string): string | null {
+  const now = Date.now();
   const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date(now).toISOString() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -454,6 +456,35 @@ export function writeSummary(given: SweepOptions): { md: string; present: number
   return { md, present: grid.length - missing.length, missing: missing.length };
 }
 
+/**
+ * Trains configuration `c` into `dir`/<id>.json unless that result exists ('present') or another
+ * sweep holds its claim ('claimed', logged); otherwise claims it, keeps the lock fresh while the
+ * run goes on (resuming an interrupted attempt in <id>.run/, keeping the finished run in
+ * <id>.out/), logs the outcome and releases the claim ('ran', also when the run failed).
+ */
+export async function runClaimed(c: SweepConfig, o: SweepOptions, dir: string, tag: string, log: (s: string) => void): Promise<'present' | 'claimed' | 'ran'> {
+  const path = join(dir, `${c.id}.json`);
+  if (existsSync(path)) return 'present';
+  const lock = join(dir, `${c.id}.lock`);
+  const holder = claim(lock);
+  if (holder !== null) {
+    log(`${tag}: claimed by ${holder}, skipped`);
+    return 'claimed';
+  }
+  log(`${tag}: running`);
+  const held = holdLock(lock);
+  try {
+    const r = await runConfig(c, o, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
+    writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
+    log(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
+  } catch (e) {
+    log(`${tag}: FAILED: ${(e as Error).message}`);
+  } finally {
+    held.release();
+  }
+  return 'ran';
+}
+
 export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<void> {
   const dir = join(o.resultsDir, 'accuracy');
   mkdirSync(dir, { recursive: true });
@@ -464,29 +495,10 @@ export async function runSweep(o: SweepOptions, log: (s: string) => void = (s) =
       while (next < grid.length) {
         const i = next++;
         const c = grid[i];
-        const path = join(dir, `${c.id}.json`);
         const tag = `[${i + 1}/${grid.length}] ${c.id}`;
-        if (existsSync(path)) {
-          log(`${tag}: done already`);
-          continue;
-        }
-        const lock = join(dir, `${c.id}.lock`);
-        const holder = claim(lock);
-        if (holder !== null) {
-          log(`${tag}: claimed by ${holder}, skipped`);
-          continue;
-        }
-        log(`${tag}: running`);
-        const held = holdLock(lock);
-        try {
-          const r = await runConfig(c, o, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
-          writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
-          log(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s`);
-        } catch (e) {
-          log(`${tag}: FAILED: ${(e as Error).message}`);
-        } finally {
-          held.release();
-        }
+        const outcome = await runClaimed(c, o, dir, tag, log);
+        if (outcome === 'present') log(`${tag}: done already`);
+        if (outcome !== 'ran') continue;
         writeSummary(o);
       }
     };

@@ -4,7 +4,7 @@
 //   npx tsx bench/fan-in.ts MODEL.safetensors [MODEL2.safetensors ...]
 import { readSafetensors } from '../src/io/safetensors.js';
 
-/** Sorted counts, and a one-line description of how unevenly they spread. */
+/** A one-line description of how unevenly `counts` spread: zeros, quantiles, the top 10%'s share. */
 function spread(counts: number[]): string {
   const c = [...counts].sort((a, b) => a - b);
   const n = c.length;

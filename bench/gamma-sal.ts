@@ -8,10 +8,10 @@
 //   npx tsx bench/gamma-sal.ts                       # mlp, 99%, γ_sal 0.3,0.5,0.7,0.9,0.95, seeds 0,1
 //   npx tsx bench/gamma-sal.ts --model cnn --sparsity 0.99 --gammas 0.3,0.9 --seeds 0 --threads 2
 //   npx tsx bench/gamma-sal.ts --summary-only
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { claim, configId, holdLock, loadResults, parseList, parseSweepArgs, runConfig, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
+import { configId, loadResults, parseList, parseSweepArgs, runClaimed, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
 
 interface GammaOptions {
   model: 'mlp' | 'cnn';
@@ -120,26 +120,8 @@ async function main(): Promise<void> {
   if (!o.summaryOnly) {
     const grid = gammaConfigs(o);
     for (const [i, c] of grid.entries()) {
-      const path = join(dir, `${c.id}.json`);
       const tag = `[${i + 1}/${grid.length}] ${c.id}`;
-      if (existsSync(path)) continue;
-      const lock = join(dir, `${c.id}.lock`);
-      const holder = claim(lock);
-      if (holder !== null) {
-        process.stderr.write(`${tag}: claimed by ${holder}, skipped\n`);
-        continue;
-      }
-      process.stderr.write(`${tag}: running\n`);
-      const held = holdLock(lock);
-      try {
-        const r = await runConfig(c, sweep, join(dir, `${c.id}.run`), join(dir, `${c.id}.out`));
-        writeAtomic(path, JSON.stringify(r, null, 2) + '\n');
-        process.stderr.write(`${tag}: test ${pct(r.testAcc)}%, ${Math.round(r.wallSeconds)} s\n`);
-      } catch (e) {
-        process.stderr.write(`${tag}: FAILED: ${(e as Error).message}\n`);
-      } finally {
-        held.release();
-      }
+      if ((await runClaimed(c, sweep, dir, tag, (m) => process.stderr.write(m + '\n'))) !== 'ran') continue;
       summarise(o, sweep.resultsDir);
     }
   }

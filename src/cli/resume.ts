@@ -90,11 +90,15 @@ export function trimMetrics(path: string, completedEpochs: number): void {
   writeFileSync(path, keep.map((l) => l + '\n').join(''));
 }
 
+/** Every epoch logged in metrics.jsonl, in order ([] when there is no such file). */
+export function readMetrics<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+}
+
 /** The last epoch logged in metrics.jsonl (a run resumed from its final checkpoint trains no further epoch). */
 export function lastEpochMetrics<T>(path: string): T | undefined {
-  if (!existsSync(path)) return undefined;
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  return lines.length === 0 ? undefined : (JSON.parse(lines[lines.length - 1]) as T);
+  return readMetrics<T>(path).at(-1);
 }
 
 /** The `train()` options that resume from `checkpoint` (when given) and write checkpoints. */

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BatchIterator } from '../../data/batches.js';
@@ -18,7 +18,7 @@ import { limitSplit } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
 import { trainingCurves, type EpochPoint } from '../plot.js';
 import { Progress } from '../progress.js';
-import { checkpointing, lastEpochMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
+import { checkpointing, lastEpochMetrics, readMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, or ResNet-20. Default mlp.' },
@@ -205,8 +205,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     };
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     // Every epoch of the run (earlier sessions of a resumed one included), from metrics.jsonl.
-    const logged = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpochPoint);
-    writeFileSync(join(outDir, 'curves.svg'), trainingCurves(logged, `${arch}${method === 'dense' ? '' : `, ${method} at ${sparseInfo.sparsity}`}`));
+    writeFileSync(join(outDir, 'curves.svg'), trainingCurves(readMetrics<EpochPoint>(metricsPath), `${arch}${method === 'dense' ? '' : `, ${method} at ${sparseInfo.sparsity}`}`));
     if (method !== 'dense') log(`${method} at sparsity ${sparseInfo.sparsity}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
     log(`test accuracy ${(100 * (final.testAcc ?? 0)).toFixed(2)}% after ${epochs} epoch(s); saved ${modelPath}`);
     if (json) io.stdout.write(JSON.stringify(summary) + '\n');
