@@ -100,6 +100,8 @@ export interface SweepResult extends SweepConfig {
   concurrentJobs?: number;
   /** Set when the run was resumed from an interrupted attempt's checkpoint at this step (same result; wall time counts every attempt's epochs). */
   resumedFromStep?: number;
+  /** Set when this result is another study's run with the identical `srigl train` command line (runs are deterministic), not trained again: that result's file, relative to the results directory. */
+  reusedFrom?: string;
   date: string;
 }
 
@@ -165,6 +167,24 @@ function trainArgv(c: SweepConfig, o: SweepOptions, outDir: string): string[] {
   return argv;
 }
 
+/** The `srigl train` command line a result records for configuration `c`: what it was trained with, less its output directory. */
+export function recordedArgv(c: SweepConfig, o: SweepOptions): string[] {
+  const argv = trainArgv(c, o, '');
+  return argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out');
+}
+
+/**
+ * A result in `dir` trained with exactly the command line configuration `c` would use (same
+ * model, method, sparsity, seed, recipe, data, kernel threads, γ_sal), or null. Training is
+ * deterministic for a given command line and thread count, so such a result is this
+ * configuration's result and need not be trained again.
+ */
+export function findIdenticalRun(c: SweepConfig, o: SweepOptions, dir: string): SweepResult | null {
+  const want = JSON.stringify(recordedArgv(c, o));
+  for (const r of loadResults(dir).values()) if (JSON.stringify(r.argv) === want) return r;
+  return null;
+}
+
 /**
  * The `srigl` command line for configuration `c` in `runDir`: `train --resume runDir` when an
  * earlier, interrupted attempt left a readable checkpoint there (resuming is bit-identical, so
@@ -195,7 +215,6 @@ export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string,
   const summary = JSON.parse(out);
   const history = readMetrics<{ testAcc: number }>(join(runDir, 'metrics.jsonl')).map((m) => m.testAcc);
   const sparse = summary.sparse;
-  const recorded = trainArgv(c, o, runDir);
   const result: SweepResult = {
     ...c,
     testAcc: summary.final.testAcc,
@@ -207,7 +226,7 @@ export async function runConfig(c: SweepConfig, o: SweepOptions, runDir: string,
     totalWeights: sparse.totalWeights,
     updates: sparse.updates,
     layers: sparse.layers.map((l: LayerResult) => ({ name: l.name, out: l.out, fanIn: l.fanIn, nnz: l.nnz, density: l.density, k: l.k, ablatedNeurons: l.ablatedNeurons })),
-    argv: recorded.filter((a, i) => a !== '--out' && recorded[i - 1] !== '--out'),
+    argv: recordedArgv(c, o),
     machine: machineLine(o.threads),
     concurrentJobs: o.jobs,
     ...(resumedFromStep !== null ? { resumedFromStep } : {}),

@@ -8,10 +8,10 @@
 //   npx tsx bench/gamma-sal.ts                       # mlp, 99%, γ_sal 0.3,0.5,0.7,0.9,0.95, seeds 0,1
 //   npx tsx bench/gamma-sal.ts --model cnn --sparsity 0.99 --gammas 0.3,0.9 --seeds 0 --threads 2
 //   npx tsx bench/gamma-sal.ts --summary-only
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { configId, loadResults, parseList, parseSweepArgs, runClaimed, writeAtomic, type SweepConfig, type SweepMethod, type SweepResult } from './accuracy.js';
+import { configId, findIdenticalRun, loadResults, parseList, parseSweepArgs, runClaimed, writeAtomic, type SweepConfig, type SweepMethod, type SweepOptions, type SweepResult } from './accuracy.js';
 
 interface GammaOptions {
   model: 'mlp' | 'cnn';
@@ -73,8 +73,8 @@ export function gammaConfigs(o: GammaOptions): SweepConfig[] {
 
 const pct = (x: number): string => (100 * x).toFixed(2);
 
-function summarise(o: GammaOptions, resultsDir: string): void {
-  const all = [...loadResults(join(resultsDir, 'gamma-sal')).values()].filter((r) => r.model === o.model && r.sparsity === o.sparsity);
+/** One section of gamma-sal.md: the runs of one model at one sparsity. */
+function section(model: string, sparsity: number, all: SweepResult[]): string[] {
   const groups: [string, SweepResult[]][] = [
     ['RigL', all.filter((r) => r.method === 'rigl')],
     ['SRigL, no ablation', all.filter((r) => r.method === 'srigl-no-ablation')],
@@ -82,14 +82,13 @@ function summarise(o: GammaOptions, resultsDir: string): void {
       .sort((a, b) => a - b)
       .map((g): [string, SweepResult[]] => [`SRigL + ablation, γ_sal ${g}`, all.filter((r) => r.method === 'srigl-ablation' && (r.gammaSal ?? 0.3) === g)]),
   ];
+  const gammas = [...new Set(all.filter((r) => r.gammaSal !== undefined).map((r) => r.gammaSal!))].sort((a, b) => a - b);
+  const seeds = [...new Set(all.map((r) => r.seed))].sort((a, b) => a - b);
   const layerNames = all[0]?.layers.map((l) => l.name) ?? [];
   const lines = [
-    `# γ_sal sensitivity: ${o.model} at ${o.sparsity * 100}% sparsity`,
+    `## ${model} at ${+(sparsity * 100).toFixed(2)}% sparsity`,
     '',
-    `Produced by \`npx tsx bench/gamma-sal.ts --model ${o.model} --sparsity ${o.sparsity}\` (resumable; one JSON per run in`,
-    '`bench/results/gamma-sal/`), with the accuracy sweep\'s recipe (accuracy.md: 20 epochs, SGD Nesterov, cosine lr 0.1,',
-    'ERK, ΔT 100, α 0.3, T_end 0.75). Test accuracy on the full test set after the last epoch. Per layer: active neurons',
-    'after the last update / neurons, and the fan-in k they keep (mean over seeds).',
+    `Produced by \`npx tsx bench/gamma-sal.ts --model ${model} --sparsity ${sparsity} --gammas ${gammas.join(',')} --seeds ${seeds.join(',')}\`.`,
     '',
     `| run | seeds | test % per seed | mean | ${layerNames.map((n) => `${n} active/out, k`).join(' | ')} |`,
     `|---|---|---|---|${layerNames.map(() => '---|').join('')}`,
@@ -105,11 +104,50 @@ function summarise(o: GammaOptions, resultsDir: string): void {
       const k = ks.length > 0 ? (ks.reduce((s, v) => s + v, 0) / ks.length).toFixed(0) : '-';
       return `${active.toFixed(0)}/${ls[0].out}, ${k}`;
     });
-    lines.push(`| ${label} | ${rs.map((r) => r.seed).join(',')} | ${rs.map((r) => pct(r.testAcc)).join(' / ')} | ${pct(m)} | ${layerCells.join(' | ')} |`);
+    lines.push(`| ${label} | ${rs.map((r) => r.seed).join(',')} | ${rs.map((r) => `${pct(r.testAcc)}${r.reusedFrom !== undefined ? '*' : ''}`).join(' / ')} | ${pct(m)} | ${layerCells.join(' | ')} |`);
+  }
+  if (all.some((r) => r.reusedFrom !== undefined)) {
+    lines.push('', "\\* the accuracy sweep's run with the identical `srigl train` command line (training is deterministic), reused rather than trained again: the result's `reusedFrom` names its file.");
   }
   lines.push('');
+  return lines;
+}
+
+/** gamma-sal.md and .json from every result in bench/results/gamma-sal/: a section per model and sparsity. */
+export function summarise(resultsDir: string): void {
+  const all = [...loadResults(join(resultsDir, 'gamma-sal')).values()];
+  const keys = [...new Set(all.map((r) => `${r.model} ${r.sparsity}`))].sort();
+  const lines = [
+    '# γ_sal sensitivity of SRigL\'s neuron ablation',
+    '',
+    'Resumable: one JSON per run in `bench/results/gamma-sal/`. The accuracy sweep\'s recipe (accuracy.md: 20 epochs, SGD',
+    'Nesterov, cosine lr 0.1, ERK, ΔT 100, α 0.3, T_end 0.75; the cnn with 1 warm-up epoch). Test accuracy on the full test',
+    'set after the last epoch. Per layer: active neurons after the last update / neurons, and the fan-in k they keep (mean',
+    'over seeds).',
+    '',
+  ];
+  for (const key of keys) {
+    const [model, s] = key.split(' ');
+    lines.push(...section(model, Number(s), all.filter((r) => r.model === model && r.sparsity === Number(s))));
+  }
   writeAtomic(join(resultsDir, 'gamma-sal.md'), lines.join('\n'));
-  writeAtomic(join(resultsDir, 'gamma-sal.json'), JSON.stringify({ options: { ...o, summaryOnly: undefined }, results: all }, null, 2) + '\n');
+  writeAtomic(join(resultsDir, 'gamma-sal.json'), JSON.stringify({ results: all }, null, 2) + '\n');
+}
+
+/**
+ * Takes configuration `c`'s result from the accuracy sweep when the sweep trained the identical
+ * command line (the references, and γ_sal 0.3, at the sweep's seeds): written into `dir` with
+ * `reusedFrom` naming the sweep's file. True when `c` now has a result without training.
+ */
+export function reuseIdentical(c: SweepConfig, sweep: SweepOptions, dir: string, sweepDir: string, tag: string, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): boolean {
+  const path = join(dir, `${c.id}.json`);
+  if (existsSync(path)) return false;
+  const same = findIdenticalRun(c, sweep, sweepDir);
+  if (same === null) return false;
+  const result: SweepResult = { ...same, id: c.id, ...(c.gammaSal !== undefined ? { gammaSal: c.gammaSal } : {}), reusedFrom: `accuracy/${same.id}.json` };
+  writeAtomic(path, JSON.stringify(result, null, 2) + '\n');
+  log(`${tag}: the accuracy sweep's ${same.id} has the same command line; reused, not trained again`);
+  return true;
 }
 
 async function main(): Promise<void> {
@@ -119,13 +157,15 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   if (!o.summaryOnly) {
     const grid = gammaConfigs(o);
+    const sweepDir = join(sweep.resultsDir, 'accuracy');
     for (const [i, c] of grid.entries()) {
       const tag = `[${i + 1}/${grid.length}] ${c.id}`;
+      if (reuseIdentical(c, sweep, dir, sweepDir, tag)) continue;
       if ((await runClaimed(c, sweep, dir, tag, (m) => process.stderr.write(m + '\n'))) !== 'ran') continue;
-      summarise(o, sweep.resultsDir);
+      summarise(sweep.resultsDir);
     }
   }
-  summarise(o, sweep.resultsDir);
+  summarise(sweep.resultsDir);
   process.stderr.write(`wrote ${join(sweep.resultsDir, 'gamma-sal.md')}\n`);
 }
 
