@@ -407,7 +407,7 @@ export function writeSummary(given: SweepOptions): { md: string; present: number
   const lines: string[] = [
     '# Accuracy sweep: Fashion-MNIST',
     '',
-    `Produced by \`npx tsx bench/accuracy.ts --models ${models.join(',')} --epochs ${o.epochs} --lr ${o.lr}\` (resumable; one result file per`,
+    `Produced by \`npx tsx bench/accuracy.ts --models ${models.join(',')} --seeds ${o.seeds.join(',')} --multi-seed-at ${o.multiSeedAt.join(',')} --epochs ${o.epochs} --lr ${o.lr}\` (resumable; one result file per`,
     'configuration in `bench/results/accuracy/`). Recipe: SGD Nesterov momentum 0.9, cosine lr, weight decay 5e-4,',
     `batch 128, ${o.epochs} epochs, peak lr ${o.lr} (cnn: after ${o.warmupEpochs ?? WARMUP_EPOCHS.cnn} epoch(s) of linear warm-up, every method: without it the cnn diverges at lr ${o.lr}); sparse: ERK, ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3; sparse-aware Kaiming init for every`,
     'method (dense included). The mlp keeps every layer sparse; the cnn keeps its first conv dense (as the paper\'s ResNets).',
@@ -539,7 +539,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
     methods: [...METHODS],
     sparsities: [0.8, 0.9, 0.95, 0.99],
     seeds: [0, 1],
-    multiSeedAt: [0.9],
+    multiSeedAt: [0.9, 0.99],
     epochs: 20,
     lr: 0.1,
     threads: Math.min(2, availableParallelism()),
@@ -574,7 +574,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepOptions {
       case '--help':
         process.stdout.write(
           'Usage: npx tsx bench/accuracy.ts [--models mlp,cnn] [--methods dense,static,set,rigl,srigl-no-ablation,srigl-ablation]\n' +
-            '  [--sparsities 0.8,0.9,0.95,0.99] [--seeds 0,1] [--multi-seed-at 0.9] [--epochs 20] [--lr 0.1] [--threads 2] [--jobs 1]\n' +
+            '  [--sparsities 0.8,0.9,0.95,0.99] [--seeds 0,1] [--multi-seed-at 0.9,0.99] [--epochs 20] [--lr 0.1] [--threads 2] [--jobs 1]\n' +
             '  [--warmup-epochs X (default: mlp 0, cnn 1)] [--data DIR] [--limit-train N] [--results DIR] [--timeout-min 60] [--summary-only]\n',
         );
         process.exit(0);

@@ -63,15 +63,16 @@ test('claim: a lock left by a dead process on this host is taken over; one from 
   }
 });
 
-test('sweep options: --jobs is parsed and validated; the grid has 25 configurations per model', () => {
+test('sweep options: --jobs is parsed and validated; the grid has 32 configurations per model', () => {
   const o = parseSweepArgs(['--models', 'cnn', '--jobs', '2', '--threads', '1']);
   assert.equal(o.jobs, 2);
   assert.equal(o.threads, 1);
   assert.equal(parseSweepArgs([]).jobs, 1);
   assert.throws(() => parseSweepArgs(['--jobs', '0']), /--jobs: bad value 0/);
   const grid = sweepConfigs(o);
-  // dense + 5 methods × 4 sparsities for seed 0, then dense + 5 methods at 0.9 for seed 1.
-  assert.equal(grid.length, 1 + 20 + 1 + 5);
+  // dense + 5 methods × 4 sparsities for seed 0, then dense + 5 methods at 0.9 and at 0.99 for seed 1.
+  assert.equal(grid.length, 1 + 20 + 1 + 10);
+  assert.deepEqual(grid.filter((c) => c.seed === 1 && c.sparsity !== null).map((c) => c.sparsity), [...Array(5).fill(0.9), ...Array(5).fill(0.99)]);
   assert.equal(new Set(grid.map((c) => c.id)).size, grid.length);
   assert.ok(grid.every((c) => c.id.startsWith('cnn_') && c.id.endsWith('_w1')));
 });
