@@ -136,6 +136,8 @@ export class SparseTraining {
   private readonly gradSums: Map<string, Float32Array>;
   private accumulated = 0;
   private updates = 0;
+  /** Per layer, neurons ablated and revived by the updates since the last `takeAblationChanges`. */
+  private changes = new Map<string, AblationChanges>();
 
   private constructor(model: Model, options: SparseTrainingOptions, topology?: SparseTopology, rngState?: readonly number[]) {
     this.layers = model.sparsifiable();
@@ -168,6 +170,13 @@ export class SparseTraining {
   static restore(model: Model, options: SparseTrainingOptions, state: SparseTrainingState): SparseTraining {
     const s = new SparseTraining(model, options, SparseTopology.fromJSON(state.topology), state.rng);
     s.updates = state.updates;
+    for (const [name, c] of Object.entries(state.ablationChanges ?? {})) {
+      const ok = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
+      if (!s.layers.some((l) => l.name === name) || !ok(c?.newlyAblated) || !ok(c?.revived)) {
+        throw new RangeError(`sparse state: ablationChanges of layer '${name}' must be {newlyAblated, revived} counts of a sparse layer, got ${JSON.stringify(c)}`);
+      }
+      s.changes.set(name, { newlyAblated: c.newlyAblated, revived: c.revived });
+    }
     return s;
   }
 
@@ -257,6 +266,11 @@ export class SparseTraining {
       };
     });
     const reports = this.topology.update(tensors, f, this.rng);
+    for (const r of reports) {
+      if (r.newlyAblated === 0 && r.revived === 0) continue;
+      const c = this.changes.get(r.name) ?? { newlyAblated: 0, revived: 0 };
+      this.changes.set(r.name, { newlyAblated: c.newlyAblated + r.newlyAblated, revived: c.revived + r.revived });
+    }
     this.accumulated = 0;
     for (const l of this.sparse) this.installMask(l);
     this.updates++;
@@ -289,16 +303,35 @@ export class SparseTraining {
     };
   }
 
-  /** Checkpoint state: the topology and the RNG (SET's regrowth draws from it). */
-  toJSON(): SparseTrainingState {
-    return { topology: this.topology.toJSON(), rng: this.rng.getState(), updates: this.updates };
+  /**
+   * Neurons each layer's updates ablated and revived since the last call (SRigL re-decides
+   * ablation at every update, so a neuron can go and come back), then starts counting again.
+   * Layers with no change are absent. The trainer takes it once per epoch.
+   */
+  takeAblationChanges(): Map<string, AblationChanges> {
+    const taken = this.changes;
+    this.changes = new Map();
+    return taken;
   }
+
+  /** Checkpoint state: the topology, the RNG (SET's regrowth draws from it), and the ablation changes not yet taken. */
+  toJSON(): SparseTrainingState {
+    return { topology: this.topology.toJSON(), rng: this.rng.getState(), updates: this.updates, ablationChanges: Object.fromEntries(this.changes) };
+  }
+}
+
+/** Neurons ablated (active before an update, ablated after) and revived (the reverse), summed over updates. */
+export interface AblationChanges {
+  newlyAblated: number;
+  revived: number;
 }
 
 export interface SparseTrainingState {
   topology: TopologyJSON;
   rng: number[];
   updates: number;
+  /** Absent in checkpoints written before it existed: no changes pending. */
+  ablationChanges?: Record<string, AblationChanges>;
 }
 
 /** The shape ERK sees: [out, in] for Linear, [out, in, kh, kw] for Conv2d. */
@@ -307,13 +340,18 @@ function budgetShape(l: SparsifiableLayer): number[] {
   return l.kind === 'conv2d' ? [l.out, l.fanIn / (kh * kw), kh, kw] : [l.out, l.fanIn];
 }
 
-/** One line per epoch: `fc1 d=0.080 k=62 abl=3 | …` (k only for SRigL, dense layers as `dense`). */
-export function formatSparseLine(layers: readonly SparseLayerStats[]): string {
+/**
+ * One line per epoch: `fc1 d=0.080 k=62 abl=3 | …` (k only for SRigL, dense layers as `dense`);
+ * with `changes`, a layer whose updates ablated or revived neurons shows them: `abl=3 (+4 -1)`.
+ */
+export function formatSparseLine(layers: readonly SparseLayerStats[], changes: ReadonlyMap<string, AblationChanges> = new Map()): string {
   return layers
     .map((l) => {
       if (l.density === 1) return `${l.name} dense`;
       const k = l.k === null ? '' : ` k=${l.k}`;
-      return `${l.name} d=${l.density.toFixed(3)}${k} abl=${l.ablatedNeurons}`;
+      const c = changes.get(l.name);
+      const moved = c === undefined ? '' : ` (+${c.newlyAblated} -${c.revived})`;
+      return `${l.name} d=${l.density.toFixed(3)}${k} abl=${l.ablatedNeurons}${moved}`;
     })
     .join(' | ');
 }

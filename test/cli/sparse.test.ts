@@ -30,11 +30,22 @@ describe('srigl train --method', () => {
       assert.equal(sparse.ablation, true);
       assert.ok(!r.err.includes('warning'), r.err);
       // The epoch log and the final table show density, fan-in and ablated neurons per layer.
-      assert.equal(r.err.match(/^ {2}fc1 d=0\.\d{3} k=\d+ abl=\d+ \| fc2 d=0\.\d{3} k=\d+ abl=\d+ \| fc3 d=/gm)?.length, 4, r.err);
+      // A layer whose updates ablated or revived neurons that epoch shows them: abl=3 (+4 -1).
+      assert.equal(r.err.match(/^ {2}fc1 d=0\.\d{3} k=\d+ abl=\d+( \(\+\d+ -\d+\))? \| fc2 d=0\.\d{3} k=\d+ abl=\d+( \(\+\d+ -\d+\))? \| fc3 d=/gm)?.length, 4, r.err);
       assert.match(r.err, /layer +kind +shape +nnz +density +fan-in k +active +ablated\n/);
       assert.ok(sparse.layers.some((l) => l.ablatedNeurons > 0), `nothing ablated: ${JSON.stringify(sparse.layers)}`);
       const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(lines[2].sparse.map((l: { k: number }) => l.k), sparse.layers.map((l) => l.k));
+      // Per epoch, neurons ablated and revived by that epoch's updates: their running sum is the ablated count.
+      for (const [j, l] of sparse.layers.entries()) {
+        let sum = 0;
+        for (const line of lines) {
+          const e = line.sparse[j] as { name: string; ablatedNeurons: number; newlyAblated: number; revived: number };
+          assert.equal(e.name, l.name);
+          sum += e.newlyAblated - e.revived;
+          assert.equal(sum, e.ablatedNeurons, `${l.name}, epoch ${line.epoch}`);
+        }
+      }
 
       const path = join(out, 'model.safetensors');
       const engine = await createEngine({ backend: 'reference' });

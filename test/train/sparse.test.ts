@@ -6,7 +6,7 @@ import { assertConstantFanIn, nnz } from '../../src/sparse/mask.js';
 import type { SparseMethod } from '../../src/dst/topology.js';
 import { train, type StepInfo } from '../../src/train/loop.js';
 import { createOptimizer, type Optimizer, type OptimizerOptions } from '../../src/train/optimizer.js';
-import { SparseTraining, formatSparseTable, type SparseTrainingOptions, type SparseUpdateEvent } from '../../src/train/sparse.js';
+import { SparseTraining, formatSparseLine, formatSparseTable, type SparseTrainingOptions, type SparseUpdateEvent } from '../../src/train/sparse.js';
 import { Rng } from '../../src/tensor/rng.js';
 import { sequentialBatches, syntheticExamples } from './helpers.js';
 
@@ -123,6 +123,35 @@ describe(`sparse training (${BACKEND})`, () => {
       assert.equal(head?.ablatedNeurons, 0);
       assert.ok(r.acc > 0.5, `accuracy ${r.acc}`);
       assert.match(formatSparseTable(info), /fc1 +linear +300×784/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('ablation changes: ablated minus revived over the updates is the ablated count; taken once; carried by checkpoint state', async () => {
+    const opts: SparseTrainingOptions = { method: 'srigl', sparsity: 0.99, gammaSal: 0.9, ...FAST, seed: 1 };
+    const r = await run(opts);
+    try {
+      const changes = r.sparse.takeAblationChanges();
+      for (const l of r.sparse.info().layers) {
+        const c = changes.get(l.name) ?? { newlyAblated: 0, revived: 0 };
+        assert.equal(c.newlyAblated - c.revived, l.ablatedNeurons, l.name);
+        const reports = r.events.flatMap((e) => e.layers).filter((x) => x.name === l.name);
+        assert.equal(c.newlyAblated, reports.reduce((a, x) => a + x.newlyAblated, 0), l.name);
+        assert.equal(c.revived, reports.reduce((a, x) => a + x.revived, 0), l.name);
+      }
+      assert.ok((changes.get('fc1')?.newlyAblated ?? 0) > 0, JSON.stringify([...changes]));
+      assert.equal(formatSparseLine(r.sparse.stats(), new Map([['fc1', { newlyAblated: 4, revived: 1 }]])).split(' | ')[0].endsWith(' (+4 -1)'), true);
+      // Taken: counting starts again, and the checkpoint state has nothing pending.
+      assert.equal(r.sparse.takeAblationChanges().size, 0);
+      assert.deepEqual(r.sparse.toJSON().ablationChanges, {});
+      // Changes pending at a mid-epoch checkpoint come back on restore; bad ones are named; older states have none.
+      const state = { ...r.sparse.toJSON(), ablationChanges: { fc1: { newlyAblated: 3, revived: 1 } } };
+      assert.deepEqual(SparseTraining.restore(r.model, opts, state).takeAblationChanges().get('fc1'), { newlyAblated: 3, revived: 1 });
+      assert.throws(() => SparseTraining.restore(r.model, opts, { ...state, ablationChanges: { fc9: { newlyAblated: 1, revived: 0 } } }), /ablationChanges of layer 'fc9'/);
+      assert.throws(() => SparseTraining.restore(r.model, opts, { ...state, ablationChanges: { fc1: { newlyAblated: -1, revived: 0 } } }), /ablationChanges of layer 'fc1'/);
+      const { ablationChanges: _, ...older } = state;
+      assert.equal(SparseTraining.restore(r.model, opts, older).takeAblationChanges().size, 0);
     } finally {
       await r.close();
     }

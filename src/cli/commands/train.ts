@@ -186,10 +186,14 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       }),
       onStep: progress ? (s) => progress.step(s) : undefined,
       onEpoch: (m: EpochMetrics) => {
-        const layers = method === 'dense' ? undefined : sparse.stats().map(({ name, nnz, density, k, ablatedNeurons }) => ({ name, nnz, density, k, ablatedNeurons }));
+        // Ablated neurons now, and how many this epoch's updates ablated and revived.
+        const changes = sparse.takeAblationChanges();
+        const layers = method === 'dense' ? undefined : sparse.stats().map(({ name, nnz, density, k, ablatedNeurons }) => ({
+          name, nnz, density, k, ablatedNeurons, newlyAblated: changes.get(name)?.newlyAblated ?? 0, revived: changes.get(name)?.revived ?? 0,
+        }));
         appendFileSync(metricsPath, JSON.stringify(layers === undefined ? m : { ...m, sparse: layers }) + '\n');
         progress?.epoch(m);
-        if (layers !== undefined) log(`  ${formatSparseLine(sparse.stats())}`);
+        if (layers !== undefined) log(`  ${formatSparseLine(sparse.stats(), changes)}`);
       },
     });
     const final = result.history.at(-1) ?? lastEpochMetrics<EpochMetrics>(metricsPath);
