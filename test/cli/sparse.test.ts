@@ -46,6 +46,13 @@ describe('srigl train --method', () => {
           assert.equal(sum, e.ablatedNeurons, `${l.name}, epoch ${line.epoch}`);
         }
       }
+      // The epoch log shows exactly the changes metrics.jsonl records.
+      const logged = [...r.err.matchAll(/(\w+) d=[^|\n]* abl=\d+ \(\+(\d+) -(\d+)\)/g)].map((x) => `${x[1]} +${x[2]} -${x[3]}`);
+      const recorded = lines.flatMap((line) =>
+        (line.sparse as { name: string; newlyAblated: number; revived: number }[]).filter((e) => e.newlyAblated + e.revived > 0).map((e) => `${e.name} +${e.newlyAblated} -${e.revived}`),
+      );
+      assert.ok(recorded.length > 0, 'no epoch ablated or revived a neuron');
+      assert.deepEqual(logged, recorded);
 
       const path = join(out, 'model.safetensors');
       const engine = await createEngine({ backend: 'reference' });

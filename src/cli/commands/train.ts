@@ -188,12 +188,11 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       onEpoch: (m: EpochMetrics) => {
         // Ablated neurons now, and how many this epoch's updates ablated and revived.
         const changes = sparse.takeAblationChanges();
-        const layers = method === 'dense' ? undefined : sparse.stats().map(({ name, nnz, density, k, ablatedNeurons }) => ({
-          name, nnz, density, k, ablatedNeurons, newlyAblated: changes.get(name)?.newlyAblated ?? 0, revived: changes.get(name)?.revived ?? 0,
-        }));
+        const stats = method === 'dense' ? undefined : sparse.stats();
+        const layers = stats?.map(({ name, nnz, density, k, ablatedNeurons }) => ({ name, nnz, density, k, ablatedNeurons, newlyAblated: 0, revived: 0, ...changes.get(name) }));
         appendFileSync(metricsPath, JSON.stringify(layers === undefined ? m : { ...m, sparse: layers }) + '\n');
         progress?.epoch(m);
-        if (layers !== undefined) log(`  ${formatSparseLine(sparse.stats(), changes)}`);
+        if (stats !== undefined) log(`  ${formatSparseLine(stats, changes)}`);
       },
     });
     const final = result.history.at(-1) ?? lastEpochMetrics<EpochMetrics>(metricsPath);
