@@ -17,42 +17,9 @@ import { loadModel } from '../src/io/model.js';
 import { readCondensed, saveCondensed } from '../src/io/condensed-file.js';
 import { createEngine } from '../src/kernels/engine.js';
 import { CondensedModel, condenseModel } from '../src/sparse/condensed/model.js';
+import { interleaved } from '../src/cli/timing.js';
 
 const BATCHES = [1, 16, 64, 256];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/**
- * µs per call of each method: warm-up, reps sized to ~5 ms, then `rounds` interleaved rounds;
- * the median and the minimum over rounds (on a shared machine load only ever adds time). Each
- * round starts with one untimed call, so a multi-threaded method is timed as a stream of calls
- * (its workers awake), not as the first call after the other methods' rounds.
- */
-function interleaved(methods: Record<string, () => void>, rounds = 15, sampleMs = 5): Record<string, { median: number; min: number }> {
-  const names = Object.keys(methods);
-  const reps: Record<string, number> = {};
-  for (const n of names) {
-    // Warm-up: ~50 ms of calls, so the JIT has tiered up the JS around the kernels.
-    for (let w0 = performance.now(); performance.now() - w0 < 50; ) methods[n]();
-    const t0 = performance.now();
-    methods[n]();
-    reps[n] = Math.max(1, Math.round(sampleMs / Math.max(performance.now() - t0, 0.001)));
-  }
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const n of names) {
-      methods[n]();
-      const t0 = performance.now();
-      for (let i = 0; i < reps[n]; i++) methods[n]();
-      times[n].push(((performance.now() - t0) * 1e3) / reps[n]);
-    }
-  }
-  return Object.fromEntries(names.map((n) => [n, { median: median(times[n]), min: Math.min(...times[n]) }]));
-}
 
 function argmaxAccuracy(logits: Float32Array, labels: ArrayLike<number>, n: number, classes: number): number {
   let correct = 0;

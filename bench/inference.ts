@@ -9,8 +9,9 @@
  *   node --experimental-wasm-relaxed-simd --import tsx bench/inference.ts [--quick]   (relaxed SIMD on Node 20)
  */
 import { cpus, loadavg, totalmem } from 'node:os';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine } from '../src/kernels/engine.js';
 import { probeFeatures } from '../src/kernels/probe.js';
@@ -36,6 +37,8 @@ export interface InferenceBenchOptions {
   twoThreads?: boolean;
   /** Progress lines. Default: none. */
   log?: (line: string) => void;
+  /** One-line notices a user should see (the onnxruntime baseline is absent). Default: stderr. */
+  notice?: (line: string) => void;
 }
 
 export interface InferenceRow {
@@ -217,7 +220,7 @@ function valueInfo(name: string, dims: Array<number | string>): Pb {
 }
 
 /** ONNX model y = x·Wᵀ + b for x [B, in] with B symbolic; W [out, in] is stored transposed. */
-function linearOnnx(inF: number, outF: number, weight: Float32Array, bias: Float32Array): Uint8Array {
+export function linearOnnx(inF: number, outF: number, weight: Float32Array, bias: Float32Array): Uint8Array {
   const wt = new Float32Array(inF * outF);
   for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) wt[i * outF + o] = weight[o * inF + i];
   const node = (op: string, ins: string[], out: string) => {
@@ -236,13 +239,31 @@ function linearOnnx(inF: number, outF: number, weight: Float32Array, bias: Float
   return new Pb().int(1, 8).str(2, 'srigl-bench').msg(7, graph).msg(8, new Pb().str(1, '').int(2, 17)).finish();
 }
 
-interface OrtLike {
+export interface OrtLike {
   InferenceSession: { create(model: Uint8Array, opts: object): Promise<{ run(feeds: object): Promise<unknown>; release?(): Promise<void> }> };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
   env?: { versions?: { node?: string } };
 }
 
-async function loadOrt(): Promise<OrtLike | null> {
+/** Where the optional baseline is installed: its own folder (see bench/onnxruntime/package.json). */
+export const ORT_INSTALL = 'npm ci --prefix bench/onnxruntime';
+
+/**
+ * onnxruntime-node from bench/onnxruntime/ (found by walking up from this file, so it works from
+ * bench/ under tsx and from dist/bench/), else wherever Node resolves it; null when absent.
+ */
+export async function loadOrt(): Promise<OrtLike | null> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    for (const p of [join(dir, 'onnxruntime', 'package.json'), join(dir, 'bench', 'onnxruntime', 'package.json')]) {
+      if (!existsSync(join(dirname(p), 'node_modules', 'onnxruntime-node'))) continue;
+      try {
+        return createRequire(p)('onnxruntime-node') as OrtLike;
+      } catch {
+        // A broken install counts as absent.
+      }
+    }
+  }
   try {
     const name = 'onnxruntime-node';
     return (await import(name)) as unknown as OrtLike;
@@ -276,6 +297,7 @@ export async function benchInference(opts: InferenceBenchOptions = {}): Promise<
   const sparse2 = engine2 ? instantiateSparseKernels(engine2.heap.memory, isa, engine2.rows) : null;
   const ort = await loadOrt();
   const ortName = ort ? `onnxruntime-node (intra-op threads 1)` : 'n/a (onnxruntime-node not installed)';
+  if (!ort) (opts.notice ?? ((l: string) => process.stderr.write(l + '\n')))(`onnxruntime-node baseline not installed (${ORT_INSTALL} adds it); measuring the rest`);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} (V8 ${process.versions.v8}), wasm ${isa}`;
   const load0 = loadavg()[0];
   const dramReadGBs = readBandwidth(engine, sparse, 64 << 20, 40);

@@ -41,9 +41,9 @@ describe('srigl CLI', () => {
     }
   });
 
-  test('a tiny train run writes model, metrics and summary; eval reproduces its accuracy', async () => {
+  test('a tiny dense train run writes model, metrics and summary; eval reproduces its accuracy', async () => {
     await withTempDir('srigl-cli-', async (out) => {
-      const r = await run('train', '--data', SUBSET, '--limit-train', '256', '--limit-test', '300', '--epochs', '1', '--batch-size', '64', '--out', out, '--json', '--quiet', '--seed', '3');
+      const r = await run('train', '--method', 'dense', '--data', SUBSET, '--limit-train', '256', '--limit-test', '300', '--epochs', '1', '--batch-size', '64', '--out', out, '--json', '--quiet', '--seed', '3');
       assert.equal(r.code, 0, r.err);
       const summary = JSON.parse(r.out);
       assert.equal(summary.data.train, 256);

@@ -10,12 +10,13 @@ const SPECS: OptionSpec[] = [
 export const BENCH_HELP = formatHelp(
   'srigl bench kernels|inference [options]',
   'kernels: measures every GEMM kernel variant beside a plain-JS loop at training shapes.\n' +
-    'inference: condensed sparse layers vs our dense, CSR and onnxruntime (bench/inference.ts); --threads applies to kernels only.',
+    'inference: condensed sparse layers vs our dense, CSR and onnxruntime (bench/inference.ts); --threads applies to kernels only.\n' +
+    'The onnxruntime-node baseline is optional and lives in its own folder: npm ci --prefix bench/onnxruntime.',
   SPECS,
 );
 
 interface InferenceBenchModule {
-  benchInference(opts: { quick?: boolean }): Promise<unknown>;
+  benchInference(opts: { quick?: boolean; notice?: (line: string) => void }): Promise<unknown>;
   inferenceMarkdown(result: never, command: string): string;
 }
 
@@ -37,7 +38,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
   const quick = args.options.get('quick') === true;
   if (args.positionals[0] === 'inference') {
     const inf = (await import(new URL('../../../bench/inference.js', import.meta.url).href)) as InferenceBenchModule;
-    const result = await inf.benchInference({ quick });
+    const result = await inf.benchInference({ quick, notice: (line) => io.stderr.write(`srigl bench: ${line}\n`) });
     io.stdout.write(json ? JSON.stringify(result) + '\n' : inf.inferenceMarkdown(result as never, `srigl bench inference${quick ? ' --quick' : ''}`));
     return 0;
   }

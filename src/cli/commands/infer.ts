@@ -6,6 +6,7 @@ import { CondensedModel } from '../../sparse/condensed/model.js';
 import { formatHelp, type OptionSpec } from '../args.js';
 import { loadTestSplitFor, parseFileCommand } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
+import { median } from '../timing.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'dataset', kind: 'enum', values: DATASET_NAMES, help: 'Dataset to evaluate on. Default: the one recorded in the file.' },
@@ -23,12 +24,6 @@ export const INFER_HELP = formatHelp(
   'Runs a condensed model (from srigl export) on the test split: accuracy, batch-1 latency and batched throughput.',
   SPECS,
 );
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 export async function inferCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const cmd = parseFileCommand(argv, SPECS, 'srigl infer', INFER_HELP, 'condensed model FILE', io);

@@ -18,6 +18,7 @@ import { limitSplit } from '../common.js';
 import { BACKENDS, type CliIo } from '../io.js';
 import { trainingCurves, type EpochPoint } from '../plot.js';
 import { Progress } from '../progress.js';
+import { condenseAndCompare, formatComparison, type CondensedComparison } from '../condense.js';
 import { checkpointing, lastEpochMetrics, readMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
 
 const SPECS: OptionSpec[] = [
@@ -35,7 +36,8 @@ const SPECS: OptionSpec[] = [
   { name: 'warmup-epochs', kind: 'number', arg: 'X', min: 0, help: 'Linear warm-up length in epochs. Default 1 for the cnn (it has no batch norm and diverges at lr 0.1 without warm-up), else 0.' },
   { name: 'label-smoothing', kind: 'number', arg: 'X', min: 0, help: 'Label smoothing ε in [0, 1). Default 0.' },
   { name: 'clip-norm', kind: 'number', arg: 'X', min: 0, help: 'Clip gradients to this global L2 norm; 0 disables. Default 0.' },
-  { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default dense.' },
+  { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default srigl.' },
+  { name: 'condense', kind: 'bool', help: 'After a sparse mlp or cnn run, write model.condensed.safetensors beside the model and compare the two: stored weights, file size, test accuracy, and latency at batch 1 and 256 (one thread, interleaved, medians). Default on for sparse methods.' },
   { name: 'sparsity', kind: 'number', arg: 'X', min: 0, help: 'Global sparsity of the Linear/Conv2d weights, in [0, 1). Default 0.9 (sparse methods).' },
   { name: 'distribution', kind: 'enum', values: ['erk', 'uniform'], help: 'How the sparsity is shared among layers (exact global density). Default erk.' },
   { name: 'dense-first', kind: 'bool', help: 'Keep the first layer dense. Default: on when it is a convolution (cnn, resnet, as the paper\'s ResNets), off for the mlp (its first layer holds 88% of the weights).' },
@@ -59,9 +61,16 @@ const SPECS: OptionSpec[] = [
 
 export const TRAIN_HELP = formatHelp(
   'srigl train [options]',
-  'Trains a model, dense or sparse (--method), and saves it with its metrics. With no options: the\ndense MLP on Fashion-MNIST (the full dataset when installed, else the embedded subset) for 5 epochs.\nSparse runs log per-layer density, fan-in k and ablated neurons every epoch and end with a table.',
+  'Trains a model, dense or sparse (--method), and saves it with its metrics. With no options: the\n' +
+    'MLP with SRigL at 90% sparsity (ERK, neuron ablation on) on Fashion-MNIST (the full dataset when\n' +
+    'installed, else the embedded subset) for 5 epochs, then condensed and compared with the trained\n' +
+    'model (size, accuracy, latency). Sparse runs log per-layer density, fan-in k and ablated neurons\n' +
+    'every epoch and end with a table. --method dense trains the dense network.',
   SPECS,
 );
+
+/** Architectures the condensed format supports (ResNets need BatchNorm folding first). */
+const CONDENSABLE: readonly Arch[] = ['mlp', 'cnn'];
 
 function timestamp(d = new Date()): string {
   const p = (v: number): string => String(v).padStart(2, '0');
@@ -95,7 +104,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   if (optimizerKind === 'adamw' && (o.has('momentum') || o.has('nesterov'))) {
     throw new UsageError('srigl train: --momentum and --nesterov apply to --optimizer sgd only');
   }
-  const method = get<SparseMethod>('method', 'dense');
+  const method = get<SparseMethod>('method', 'srigl');
   const sparseOptions: SparseTrainingOptions = {
     method,
     sparsity: get('sparsity', 0.9),
@@ -111,6 +120,9 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     seed,
   };
   checkSparseOptions(o, sparseOptions);
+  if (o.get('condense') === true && method === 'dense') throw new UsageError('srigl train: --condense needs a sparse --method (static, set, rigl or srigl)');
+  if (o.get('condense') === true && !CONDENSABLE.includes(arch)) throw new UsageError(`srigl train: --condense supports --model ${CONDENSABLE.join(' and ')}, not ${arch}`);
+  const condense = get('condense', method !== 'dense' && CONDENSABLE.includes(arch));
   const cwd = resumed?.cwd ?? io.cwd ?? process.cwd();
   const outDir = resumed?.outDir ?? resolve(cwd, get('out', join('runs', `${arch}-${timestamp()}`)));
   const json = get('json', false);
@@ -201,16 +213,30 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const metrics = { testAcc: final.testAcc, testLoss: final.testLoss, trainAcc: final.trainAcc, trainLoss: final.trainLoss, wallSeconds: final.wallSeconds };
     const sparseInfo = sparse.info();
     saveModel(modelPath, model, { dataset, training, metrics, sparse: sparseInfo });
+    if (method !== 'dense') log(`${method} at sparsity ${sparseInfo.sparsity}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
+    log(`test accuracy ${(100 * (final.testAcc ?? 0)).toFixed(2)}% after ${epochs} epoch(s); saved ${modelPath}`);
+    let condensed: CondensedComparison | null = null;
+    if (condense) {
+      if (!quiet) io.stderr.write('condensing and timing the condensed model against the trained one…\n');
+      condensed = await condenseAndCompare({
+        modelPath, outPath: join(outDir, 'model.condensed.safetensors'), test: testSplit, backend: engine.backend,
+        dataset, source: { model: modelPath, metrics, sparse: sparseInfo },
+      });
+      log(formatComparison(condensed));
+      if (!condensed.accuracy.agree || condensed.accuracy.differingPredictions > 0) {
+        io.stderr.write(`srigl train: warning: the condensed model predicts differently from the trained one on ${condensed.accuracy.differingPredictions} test example(s); please report this\n`);
+      }
+    } else if (method !== 'dense' && !CONDENSABLE.includes(arch)) {
+      log(`not condensed: condensed export supports ${CONDENSABLE.join(' and ')} models, not ${arch}`);
+    }
     const summary = {
       command: 'train', model: modelPath, metrics: metricsPath, outDir, spec, params: model.numParams,
       data: { dataset, source: loaded.source.kind, path: loaded.source.path, train: trainSplit.n, test: testSplit.n },
-      training, sparse: sparseInfo, final: metrics,
+      training, sparse: sparseInfo, final: metrics, condensed,
     };
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     // Every epoch of the run (earlier sessions of a resumed one included), from metrics.jsonl.
     writeFileSync(join(outDir, 'curves.svg'), trainingCurves(readMetrics<EpochPoint>(metricsPath), `${arch}${method === 'dense' ? '' : `, ${method} at ${sparseInfo.sparsity}`}`));
-    if (method !== 'dense') log(`${method} at sparsity ${sparseInfo.sparsity}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
-    log(`test accuracy ${(100 * (final.testAcc ?? 0)).toFixed(2)}% after ${epochs} epoch(s); saved ${modelPath}`);
     if (json) io.stdout.write(JSON.stringify(summary) + '\n');
     return 0;
   } finally {
