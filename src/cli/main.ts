@@ -15,7 +15,7 @@ const HELP = `Usage: srigl <command> [options]
 Structured dynamic sparse training (SRigL) with WebAssembly SIMD kernels.
 
 Commands:
-  train          Train a model (srigl train --help)
+  train          Train a model; with no options SRigL at 90% on the mlp, then condensed (srigl train --help)
   eval MODEL     Evaluate a saved model on the test split (srigl eval --help)
   export MODEL   Convert a trained sparse model to the condensed format (srigl export --help)
   infer FILE     Run a condensed model: accuracy and latency (srigl infer --help)
