@@ -116,4 +116,25 @@ export interface Kernels {
   col2imBatch(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: Ptr, dX: Ptr): void;
   /** Y[j,i,s] = X[i,j,s] for X of shape [A,B,S] (e.g. a batched conv's [Cout, B, S] to NCHW). Non-overlapping. */
   swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void;
+
+  /*
+   * Sparse training (SRIGL.md §5 layout, in place): the active weights of a layer, listed per
+   * output row in CSR form — rowPtr i32 [rows+1], col i32 (input columns, ascending within a
+   * row) — live in the dense weight W and gradient G, [rows, ld] row-major. Activations are
+   * batch-contiguous: Xᵀ [cols, n], Yᵀ [rows, n]. A row with no entry (an ablated neuron)
+   * contributes nothing. Results do not depend on the thread count.
+   */
+  /** Yᵀ[j, :] = Σ_{t ∈ [rowPtr[j], rowPtr[j+1])} W[j·ld + col[t]] · Xᵀ[col[t], :] for j < rows (overwritten). */
+  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, xT: Ptr, yT: Ptr): void;
+  /** G[j·ld + col[t]] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b] for every active weight; other entries of G are untouched. */
+  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, ld: number, dyT: Ptr, xT: Ptr): void;
+  /** dXᵀ[i, :] = Σ over active (j, t) with col[t] = i of W[j·ld + i] · dYᵀ[j, :], for i < cols (overwritten). */
+  sparseRowsInputGrad(rows: number, cols: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, dyT: Ptr, dxT: Ptr): void;
+  /** sgdStep at the element indices pos[0..count) (i32) of W, G and M only, the same arithmetic per element. */
+  sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
+  /** adamwStep at the element indices pos[0..count) (i32) only, the same arithmetic per element. */
+  adamwStepAt(
+    count: number, pos: Ptr, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, bc1: number, bc2: number,
+  ): void;
 }

@@ -54,6 +54,11 @@ const OPS: readonly { op: KernelOp; base: string; threaded: boolean }[] = [
   { op: 'im2colBatch', base: 'im2col_batch_f32', threaded: false },
   { op: 'col2imBatch', base: 'col2im_batch_f32', threaded: false },
   { op: 'swapAxes', base: 'swap_axes_f32', threaded: false },
+  { op: 'sparseRowsForward', base: 'sparse_rows_forward_f32', threaded: true },
+  { op: 'sparseRowsWeightGrad', base: 'sparse_rows_weight_grad_f32', threaded: true },
+  { op: 'sparseRowsInputGrad', base: 'sparse_rows_input_grad_f32', threaded: true },
+  { op: 'sgdStepAt', base: 'sgd_step_at_f32', threaded: false },
+  { op: 'adamwStepAt', base: 'adamw_step_at_f32', threaded: false },
 ];
 
 const ISAS: readonly Isa[] = ['scalar', 'simd128', 'relaxed'];

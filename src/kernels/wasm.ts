@@ -147,4 +147,40 @@ export class WasmKernels implements Kernels {
   swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void {
     this.k.swap_axes_f32(A, B, S, X, Y);
   }
+
+  /** Active weights of a CSR row list (rowPtr[rows]), read from memory: the work of a sparse call. */
+  private nnzOf(rowPtr: Ptr, rows: number): number {
+    return new Int32Array(this.memory.buffer, rowPtr + rows * 4, 1)[0];
+  }
+
+  /** Whether a sparse call of `macs` multiply-adds splits over the pool (as a GEMM of that size would). */
+  private split(macs: number): ThreadPool | null {
+    return this.pool && this.pool.worthSplitting(macs) ? this.pool : null;
+  }
+
+  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, xT: Ptr, yT: Ptr): void {
+    const pool = rows > 1 ? this.split(this.nnzOf(rowPtr, rows) * n) : null;
+    if (pool) pool.rows('sparse_rows_forward_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, W, ld, xT, yT]);
+    else this.k.sparse_rows_forward_f32(0, rows, n, rowPtr, col, W, ld, xT, yT);
+  }
+  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, ld: number, dyT: Ptr, xT: Ptr): void {
+    const pool = rows > 1 ? this.split(this.nnzOf(rowPtr, rows) * n) : null;
+    if (pool) pool.rows('sparse_rows_weight_grad_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, G, ld, dyT, xT]);
+    else this.k.sparse_rows_weight_grad_f32(0, rows, n, rowPtr, col, G, ld, dyT, xT);
+  }
+  sparseRowsInputGrad(rows: number, cols: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, dyT: Ptr, dxT: Ptr): void {
+    // Lanes split in whole 16-lane units (the kernel's SIMD step), so every lane runs the same code as on one thread.
+    const pool = n > 16 ? this.split(this.nnzOf(rowPtr, rows) * n) : null;
+    if (pool) pool.rows('sparse_rows_input_grad_f32', 0, n, 16 * Math.ceil(n / (16 * 4 * pool.threads)), [rows, cols, n, rowPtr, col, W, ld, dyT, dxT]);
+    else this.k.sparse_rows_input_grad_f32(0, n, rows, cols, n, rowPtr, col, W, ld, dyT, dxT);
+  }
+  sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void {
+    this.k.sgd_step_at_f32(count, pos, W, G, M, lr, momentum, weightDecay, nesterov ? 1 : 0);
+  }
+  adamwStepAt(
+    count: number, pos: Ptr, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, bc1: number, bc2: number,
+  ): void {
+    this.k.adamw_step_at_f32(count, pos, W, G, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+  }
 }

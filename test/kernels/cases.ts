@@ -106,6 +106,47 @@ function batchConvCases(rng: Rng, op: 'im2colBatch' | 'col2imBatch'): Case[] {
 }
 
 /** Case builders, one per op; the Record type makes a missing op a compile error. */
+/**
+ * Sparse row lists [rows, cols, n, fan-in]: fan-in k > 0 gives a constant fan-in with every
+ * fifth row empty (ablated); k = 0 random counts per row (some rows empty, some full). Lane
+ * counts around the 16- and 4-lane steps; the last shapes are large enough to split.
+ */
+const SPARSE_ROW_SHAPES: readonly [number, number, number, number][] = [
+  [1, 1, 1, 1], [3, 5, 1, 0], [7, 13, 3, 2], [5, 9, 16, 0], [10, 20, 17, 4], [33, 40, 37, 0], [4, 6, 4, 6], [9, 31, 20, 0],
+  [256, 512, 64, 64], [300, 784, 128, 0],
+];
+
+interface SparseRowsCase { rows: number; cols: number; n: number; label: string; rowPtr: Int32Array; col: Int32Array }
+
+function sparseRowLists(rng: Rng): SparseRowsCase[] {
+  return SPARSE_ROW_SHAPES.map(([rows, cols, n, k]) => {
+    const rowPtr = new Int32Array(rows + 1);
+    const cols_: number[] = [];
+    for (let j = 0; j < rows; j++) {
+      const count = k > 0 ? (j % 5 === 4 ? 0 : k) : rng.uniform() < 0.15 ? 0 : rng.uniform() < 0.1 ? cols : 1 + rng.int(Math.max(1, Math.floor(cols / 4)));
+      // `count` distinct columns, ascending.
+      const pick = Array.from({ length: cols }, (_, i) => i);
+      for (let i = 0; i < count; i++) {
+        const r = i + rng.int(cols - i);
+        [pick[i], pick[r]] = [pick[r], pick[i]];
+      }
+      cols_.push(...pick.slice(0, count).sort((a, b) => a - b));
+      rowPtr[j + 1] = cols_.length;
+    }
+    return { rows, cols, n, label: `rows=${rows} cols=${cols} n=${n} ${k > 0 ? `k=${k}` : 'random fan-in'} nnz=${cols_.length}`, rowPtr, col: Int32Array.from(cols_) };
+  });
+}
+
+/** Distinct element indices of [0, n), about `frac` of them, in random order. */
+function positions(rng: Rng, n: number, frac: number): Int32Array {
+  const all = Array.from({ length: n }, (_, i) => i).filter(() => rng.uniform() < frac);
+  for (let i = all.length - 1; i > 0; i--) {
+    const r = rng.int(i + 1);
+    [all[i], all[r]] = [all[r], all[i]];
+  }
+  return Int32Array.from(all);
+}
+
 export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
   gemmNN: (rng) => gemmCases('gemmNN', rng),
   gemmTN: (rng) => gemmCases('gemmTN', rng),
@@ -244,6 +285,27 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
   col2imBatch: (rng) => batchConvCases(rng, 'col2imBatch'),
   swapAxes: (rng) => [[1, 1, 1], [2, 3, 5], [3, 1, 4], [4, 7, 49], [5, 2, 1]].map(([A, B, S]) => makeCase(
     `A=${A} B=${B} S=${S}`, { X: normal(rng, A * B * S), Y: normal(rng, A * B * S) }, ['Y'], (k, p) => k.swapAxes(A, B, S, p.X, p.Y))),
+  sparseRowsForward: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
+    { rowPtr, col, W: normal(rng, rows * (cols + 3)), xT: normal(rng, cols * n), yT: normal(rng, rows * n) }, ['yT'],
+    (k, p) => k.sparseRowsForward(rows, n, p.rowPtr, p.col, p.W, cols + 3, p.xT, p.yT))),
+  sparseRowsWeightGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
+    { rowPtr, col, G: normal(rng, rows * cols), dyT: normal(rng, rows * n), xT: normal(rng, cols * n) }, ['G'],
+    (k, p) => k.sparseRowsWeightGrad(rows, n, p.rowPtr, p.col, p.G, cols, p.dyT, p.xT))),
+  sparseRowsInputGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
+    { rowPtr, col, W: normal(rng, rows * cols), dyT: normal(rng, rows * n), dxT: normal(rng, cols * n) }, ['dxT'],
+    (k, p) => k.sparseRowsInputGrad(rows, cols, n, p.rowPtr, p.col, p.W, cols, p.dyT, p.dxT))),
+  sgdStepAt: (rng) => unaryLengths(rng, (n) => [false, true].map((nesterov) => {
+    const pos = positions(rng, n, 0.3);
+    return makeCase(`n=${n} count=${pos.length} nesterov=${nesterov}`, { pos, W: normal(rng, n), G: normal(rng, n), M: normal(rng, n) }, ['W', 'M'],
+      (k, p) => k.sgdStepAt(pos.length, p.pos, p.W, p.G, p.M, 0.05, 0.9, 5e-4, nesterov));
+  })),
+  adamwStepAt: (rng) => unaryLengths(rng, (n) => {
+    const t = 1 + rng.int(50);
+    const pos = positions(rng, n, 0.3);
+    return [makeCase(`n=${n} count=${pos.length} t=${t}`,
+      { pos, W: normal(rng, n), G: normal(rng, n), m: normal(rng, n, 0.1), v: positive(rng, n) }, ['W', 'm', 'v'],
+      (k, p) => k.adamwStepAt(pos.length, p.pos, p.W, p.G, p.m, p.v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** t, 1 - 0.999 ** t))];
+  }),
 };
 
 /** Cases for one op from a fixed seed (so every variant of the op sees the same data). */

@@ -6,6 +6,7 @@ export * from './conv';
 export * from './norm';
 export * from './condensed';
 export * from './csr';
+export * from './sparse-train';
 
 /** End of this module's static data; the loader checks it lies below the heap's reserved area. */
 export function heap_base(): usize {

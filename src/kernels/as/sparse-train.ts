@@ -1,0 +1,170 @@
+// Sparse training kernels: a layer's active weights, listed per output row in CSR form
+// (rowPtr i32 [rows+1], col i32 ascending within a row), are read from and written to the
+// dense [rows, ld] weight and gradient arrays in place, so nothing is copied between a
+// topology and the optimizer. Activations are batch-contiguous (Xᵀ [cols, n], Yᵀ [rows, n]): a
+// weight is loaded once and applied to all n batch lanes with contiguous SIMD loads.
+//
+//   forward      Yᵀ[j, :] = Σ_t W[j, col[t]] · Xᵀ[col[t], :]          rows [r0, r1)
+//   weight grad  G[j, col[t]] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b]          rows [r0, r1)
+//   input grad   dXᵀ[i, :] = Σ_{(j,t): col[t] = i} W[j, i] · dYᵀ[j, :]  lanes [b0, b1)
+//
+// Rows (or, for the input gradient, lanes) split over threads, and each output element is
+// computed by the same code in the same order whatever the split: results are bit-identical
+// for any thread count. With a constant fan-in (SRigL) rowPtr[j] = j·k; an ablated neuron is
+// an empty row.
+import { madd } from './simd';
+
+@inline function f32At(p: usize, i: i32): usize { return p + (<usize>i << 2); }
+
+/** Lanes [b, b+w) of Yᵀ row j for w = 16, 4 or 1 (SIMD builds), by t over the row's weights. */
+export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, W: usize, ld: i32, xT: usize, yT: usize): void {
+  const ldx = <usize>n << 2;
+  for (let j = r0; j < r1; j++) {
+    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
+    const wrow = W + (<usize>j * <usize>ld << 2);
+    const y = yT + <usize>j * ldx;
+    let b = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; b + 16 <= n; b += 16) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        const xb = xT + (<usize>b << 2);
+        for (let t = t0; t < t1; t++) {
+          const c = load<i32>(f32At(col, t));
+          const w = f32x4.splat(load<f32>(f32At(wrow, c)));
+          const xp = xb + <usize>c * ldx;
+          a0 = madd(w, v128.load(xp), a0);
+          a1 = madd(w, v128.load(xp, 16), a1);
+          a2 = madd(w, v128.load(xp, 32), a2);
+          a3 = madd(w, v128.load(xp, 48), a3);
+        }
+        const yp = y + (<usize>b << 2);
+        v128.store(yp, a0);
+        v128.store(yp, a1, 16);
+        v128.store(yp, a2, 32);
+        v128.store(yp, a3, 48);
+      }
+      for (; b + 4 <= n; b += 4) {
+        let a0 = f32x4.splat(0);
+        const xb = xT + (<usize>b << 2);
+        for (let t = t0; t < t1; t++) {
+          const c = load<i32>(f32At(col, t));
+          a0 = madd(f32x4.splat(load<f32>(f32At(wrow, c))), v128.load(xb + <usize>c * ldx), a0);
+        }
+        v128.store(y + (<usize>b << 2), a0);
+      }
+    }
+    for (; b < n; b++) {
+      let s: f32 = 0;
+      const xb = xT + (<usize>b << 2);
+      for (let t = t0; t < t1; t++) {
+        const c = load<i32>(f32At(col, t));
+        s += load<f32>(f32At(wrow, c)) * load<f32>(xb + <usize>c * ldx);
+      }
+      store<f32>(y + (<usize>b << 2), s);
+    }
+  }
+}
+
+/** Σ_b a[b]·x[b] over n lanes: 16 lanes per step in four accumulators, then 4, then 1. */
+@inline
+function laneDot(n: i32, a: usize, x: usize): f32 {
+  let b = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (; b + 16 <= n; b += 16) {
+      const ap = a + (<usize>b << 2), xp = x + (<usize>b << 2);
+      a0 = madd(v128.load(ap), v128.load(xp), a0);
+      a1 = madd(v128.load(ap, 16), v128.load(xp, 16), a1);
+      a2 = madd(v128.load(ap, 32), v128.load(xp, 32), a2);
+      a3 = madd(v128.load(ap, 48), v128.load(xp, 48), a3);
+    }
+    for (; b + 4 <= n; b += 4) a0 = madd(v128.load(a + (<usize>b << 2)), v128.load(x + (<usize>b << 2)), a0);
+    const acc = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    s = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  }
+  for (; b < n; b++) s += load<f32>(a + (<usize>b << 2)) * load<f32>(x + (<usize>b << 2));
+  return s;
+}
+
+export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, G: usize, ld: i32, dyT: usize, xT: usize): void {
+  const ldx = <usize>n << 2;
+  for (let j = r0; j < r1; j++) {
+    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
+    const grow = G + (<usize>j * <usize>ld << 2);
+    const dy = dyT + <usize>j * ldx;
+    for (let t = t0; t < t1; t++) {
+      const c = load<i32>(f32At(col, t));
+      store<f32>(f32At(grow, c), laneDot(n, dy, xT + <usize>c * ldx));
+    }
+  }
+}
+
+/**
+ * Lanes [b0, b1) of dXᵀ [cols, n]: zeroed, then every active weight (j, t) in row order adds
+ * W[j, col[t]] · dYᵀ[j, b0..b1) to row col[t].
+ */
+export function sparse_rows_input_grad_f32(b0: i32, b1: i32, rows: i32, cols: i32, n: i32, rowPtr: usize, col: usize, W: usize, ld: i32, dyT: usize, dxT: usize): void {
+  const ldx = <usize>n << 2;
+  const w = b1 - b0;
+  const lane0 = <usize>b0 << 2;
+  for (let i = 0; i < cols; i++) memory.fill(dxT + <usize>i * ldx + lane0, 0, <usize>w << 2);
+  for (let j = 0; j < rows; j++) {
+    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
+    const wrow = W + (<usize>j * <usize>ld << 2);
+    const dy = dyT + <usize>j * ldx + lane0;
+    for (let t = t0; t < t1; t++) {
+      const c = load<i32>(f32At(col, t));
+      const wv = load<f32>(f32At(wrow, c));
+      const dx = dxT + <usize>c * ldx + lane0;
+      let b = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vw = f32x4.splat(wv);
+        for (; b + 16 <= w; b += 16) {
+          const o = <usize>b << 2;
+          v128.store(dx + o, madd(vw, v128.load(dy + o), v128.load(dx + o)));
+          v128.store(dx + o, madd(vw, v128.load(dy + o, 16), v128.load(dx + o, 16)), 16);
+          v128.store(dx + o, madd(vw, v128.load(dy + o, 32), v128.load(dx + o, 32)), 32);
+          v128.store(dx + o, madd(vw, v128.load(dy + o, 48), v128.load(dx + o, 48)), 48);
+        }
+        for (; b + 4 <= w; b += 4) {
+          const o = <usize>b << 2;
+          v128.store(dx + o, madd(vw, v128.load(dy + o), v128.load(dx + o)));
+        }
+      }
+      for (; b < w; b++) {
+        const o = <usize>b << 2;
+        store<f32>(dx + o, load<f32>(dx + o) + wv * load<f32>(dy + o));
+      }
+    }
+  }
+}
+
+/** sgd_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
+export function sgd_step_at_f32(count: i32, pos: usize, w: usize, g: usize, m: usize, lr: f32, mu: f32, wd: f32, nesterov: i32): void {
+  for (let q = 0; q < count; q++) {
+    const i = load<i32>(f32At(pos, q));
+    const wi = load<f32>(f32At(w, i));
+    const gi = load<f32>(f32At(g, i)) + wd * wi;
+    const mi = mu * load<f32>(f32At(m, i)) + gi;
+    store<f32>(f32At(m, i), mi);
+    store<f32>(f32At(w, i), wi - lr * (nesterov ? gi + mu * mi : mi));
+  }
+}
+
+/** adamw_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
+export function adamw_step_at_f32(count: i32, pos: usize, w: usize, g: usize, m: usize, v: usize, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32): void {
+  const decay: f32 = 1 - lr * wd;
+  const ib1: f32 = 1 - b1, ib2: f32 = 1 - b2;
+  const rbc1: f32 = 1 / bc1, rbc2: f32 = 1 / bc2;
+  for (let q = 0; q < count; q++) {
+    const i = load<i32>(f32At(pos, q));
+    const gi = load<f32>(f32At(g, i));
+    const mi = b1 * load<f32>(f32At(m, i)) + ib1 * gi;
+    const vi = b2 * load<f32>(f32At(v, i)) + ib2 * gi * gi;
+    store<f32>(f32At(m, i), mi);
+    store<f32>(f32At(v, i), vi);
+    const wi = load<f32>(f32At(w, i)) * decay;
+    store<f32>(f32At(w, i), wi - lr * (mi * rbc1) / (Mathf.sqrt(vi * rbc2) + eps));
+  }
+}
