@@ -102,7 +102,7 @@ export class BatchIterator {
       const i = this.order[this.index + r];
       const from = i * features;
       const to = r * features;
-      for (let f = 0; f < features; f++) x[to + f] = src[from + f];
+      x.set(src.subarray(from, from + features), to);
       y[r] = labels[i];
     }
     this.index += rows;

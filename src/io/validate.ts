@@ -6,7 +6,7 @@
  * from the spec without building the model, so an absurd spec is refused before the model's
  * memory is allocated. (Condensed files are their own format: io/condensed-file.ts.)
  */
-import { ARCHS, parseModelSpec, type ModelSpec } from '../nn/models.js';
+import { ARCHS, MLP_HIDDEN, parseModelSpec, type ModelSpec } from '../nn/models.js';
 import { readSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
 export const MODEL_FORMAT = 'srigl-model';
@@ -72,11 +72,16 @@ export function expectedTensors(spec: ModelSpec): ExpectedTensor[] {
     buffers.push({ name: `${name}.running_mean`, shape: [ch], buffer: true }, { name: `${name}.running_var`, shape: [ch], buffer: true });
   };
   switch (spec.arch) {
-    case 'mlp':
-      linear('fc1', 300, c * h * w);
-      linear('fc2', 100, 300);
-      linear('fc3', spec.classes, 100);
+    case 'mlp': {
+      const widths = spec.hidden ?? MLP_HIDDEN;
+      let fanIn = c * h * w;
+      widths.forEach((width, i) => {
+        linear(`fc${i + 1}`, width, fanIn);
+        fanIn = width;
+      });
+      linear(`fc${widths.length + 1}`, spec.classes, fanIn);
       break;
+    }
     case 'cnn': {
       const pooled = (d: number): number => Math.floor(Math.floor(d / 2) / 2);
       if (pooled(h) < 1 || pooled(w) < 1) throw new Error(`model spec: a cnn needs inputs of at least 4×4, got ${h}×${w}`);

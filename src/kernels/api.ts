@@ -128,8 +128,14 @@ export interface Kernels {
   sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, xT: Ptr, yT: Ptr): void;
   /** G[j·ld + col[t]] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b] for every active weight; other entries of G are untouched. */
   sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, ld: number, dyT: Ptr, xT: Ptr): void;
-  /** dXᵀ[i, :] = Σ over active (j, t) with col[t] = i of W[j·ld + i] · dYᵀ[j, :], for i < cols (overwritten). */
-  sparseRowsInputGrad(rows: number, cols: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, dyT: Ptr, dxT: Ptr): void;
+  /**
+   * dXᵀ[i, :] = Σ_{e ∈ [colPtr[i], colPtr[i+1])} W[wPos[e]] · dYᵀ[rowIdx[e], :] for i < cols
+   * (overwritten): the same active weights listed per input column (CSC: rowIdx i32 ascending
+   * within a column, wPos i32 the weight's element index in W), built once per topology.
+   */
+  sparseColsInputGrad(cols: number, n: number, colPtr: Ptr, rowIdx: Ptr, wPos: Ptr, W: Ptr, dyT: Ptr, dxT: Ptr): void;
+  /** Σ X[pos[q]]² over q < count (pos i32 element indices); non-finite when a listed element is. */
+  sumSquaresAt(count: number, pos: Ptr, X: Ptr): number;
   /** sgdStep at the element indices pos[0..count) (i32) of W, G and M only, the same arithmetic per element. */
   sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
   /** adamwStep at the element indices pos[0..count) (i32) only, the same arithmetic per element. */

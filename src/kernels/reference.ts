@@ -348,16 +348,22 @@ export class ReferenceKernels implements Kernels {
     }
   }
 
-  sparseRowsInputGrad(rows: number, cols: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, dyT: Ptr, dxT: Ptr): void {
-    const h = this.f(), ix = this.i(), rp = rowPtr >> 2, cp = col >> 2, w = W >> 2, dy = dyT >> 2, dx = dxT >> 2;
-    h.fill(0, dx, dx + cols * n);
-    for (let j = 0; j < rows; j++) {
-      for (let t = ix[rp + j]; t < ix[rp + j + 1]; t++) {
-        const c = ix[cp + t];
-        const wv = h[w + j * ld + c];
-        for (let b = 0; b < n; b++) h[dx + c * n + b] += wv * h[dy + j * n + b];
+  sparseColsInputGrad(cols: number, n: number, colPtr: Ptr, rowIdx: Ptr, wPos: Ptr, W: Ptr, dyT: Ptr, dxT: Ptr): void {
+    const h = this.f(), ix = this.i(), cp = colPtr >> 2, ri = rowIdx >> 2, wp = wPos >> 2, w = W >> 2, dy = dyT >> 2, dx = dxT >> 2;
+    for (let i = 0; i < cols; i++) {
+      for (let b = 0; b < n; b++) {
+        let s = 0;
+        for (let e = ix[cp + i]; e < ix[cp + i + 1]; e++) s += h[w + ix[wp + e]] * h[dy + ix[ri + e] * n + b];
+        h[dx + i * n + b] = s;
       }
     }
+  }
+
+  sumSquaresAt(count: number, pos: Ptr, X: Ptr): number {
+    const h = this.f(), ix = this.i(), p = pos >> 2, x = X >> 2;
+    let s = 0;
+    for (let q = 0; q < count; q++) s += Math.fround(h[x + ix[p + q]] * h[x + ix[p + q]]);
+    return s;
   }
 
   sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void {

@@ -56,7 +56,8 @@ const OPS: readonly { op: KernelOp; base: string; threaded: boolean }[] = [
   { op: 'swapAxes', base: 'swap_axes_f32', threaded: false },
   { op: 'sparseRowsForward', base: 'sparse_rows_forward_f32', threaded: true },
   { op: 'sparseRowsWeightGrad', base: 'sparse_rows_weight_grad_f32', threaded: true },
-  { op: 'sparseRowsInputGrad', base: 'sparse_rows_input_grad_f32', threaded: true },
+  { op: 'sparseColsInputGrad', base: 'sparse_cols_input_grad_f32', threaded: true },
+  { op: 'sumSquaresAt', base: 'sum_squares_at_f32', threaded: false },
   { op: 'sgdStepAt', base: 'sgd_step_at_f32', threaded: false },
   { op: 'adamwStepAt', base: 'adamw_step_at_f32', threaded: false },
 ];

@@ -145,10 +145,12 @@ export class WasmKernels implements Kernels {
     this.k.col2im_batch_f32(B, C, H, W, kh, kw, stride, pad, col, dX);
   }
   swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void {
-    this.k.swap_axes_f32(A, B, S, X, Y);
+    // S = 1 is a plain transpose (sparse layers' batch-major ⇄ batch-contiguous): the blocked kernel.
+    if (S === 1) this.k.transpose_f32(A, B, X, Y);
+    else this.k.swap_axes_f32(A, B, S, X, Y);
   }
 
-  /** Active weights of a CSR row list (rowPtr[rows]), read from memory: the work of a sparse call. */
+  /** Active weights of a CSR (or CSC) list (ptr[rows]), read from memory: the work of a sparse call. */
   private nnzOf(rowPtr: Ptr, rows: number): number {
     return new Int32Array(this.memory.buffer, rowPtr + rows * 4, 1)[0];
   }
@@ -168,11 +170,13 @@ export class WasmKernels implements Kernels {
     if (pool) pool.rows('sparse_rows_weight_grad_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, G, ld, dyT, xT]);
     else this.k.sparse_rows_weight_grad_f32(0, rows, n, rowPtr, col, G, ld, dyT, xT);
   }
-  sparseRowsInputGrad(rows: number, cols: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, dyT: Ptr, dxT: Ptr): void {
-    // Lanes split in whole 16-lane units (the kernel's SIMD step), so every lane runs the same code as on one thread.
-    const pool = n > 16 ? this.split(this.nnzOf(rowPtr, rows) * n) : null;
-    if (pool) pool.rows('sparse_rows_input_grad_f32', 0, n, 16 * Math.ceil(n / (16 * 4 * pool.threads)), [rows, cols, n, rowPtr, col, W, ld, dyT, dxT]);
-    else this.k.sparse_rows_input_grad_f32(0, n, rows, cols, n, rowPtr, col, W, ld, dyT, dxT);
+  sparseColsInputGrad(cols: number, n: number, colPtr: Ptr, rowIdx: Ptr, wPos: Ptr, W: Ptr, dyT: Ptr, dxT: Ptr): void {
+    const pool = cols > 1 ? this.split(this.nnzOf(colPtr, cols) * n) : null;
+    if (pool) pool.rows('sparse_cols_input_grad_f32', 0, cols, Math.ceil(cols / (8 * pool.threads)), [n, colPtr, rowIdx, wPos, W, dyT, dxT]);
+    else this.k.sparse_cols_input_grad_f32(0, cols, n, colPtr, rowIdx, wPos, W, dyT, dxT);
+  }
+  sumSquaresAt(count: number, pos: Ptr, X: Ptr): number {
+    return this.k.sum_squares_at_f32(count, pos, X);
   }
   sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void {
     this.k.sgd_step_at_f32(count, pos, W, G, M, lr, momentum, weightDecay, nesterov ? 1 : 0);

@@ -31,6 +31,21 @@ export interface SparsifiableLayer {
   isFirst: boolean;
   /** The model's last sparsifiable layer (the classifier; never ablated). */
   isClassifier: boolean;
+  /** Present when the layer can compute with its active weights only (Linear). */
+  sparseCompute?: SparseComputeLayer;
+}
+
+/** A layer that can train at sparse cost: forward and backward over its active weights only. */
+export interface SparseComputeLayer {
+  /**
+   * From now on computes with the active weights of `mask` (0/1, [out, fanIn]) only, and sets
+   * `weight.active` to them; null goes back to dense GEMMs over the masked weights. Call again
+   * whenever the mask changes. `capacity` is the most active weights the layer will hold (its
+   * budget), so buffers are allocated once.
+   */
+  setSparseCompute(mask: ArrayLike<number> | null, capacity: number): void;
+  /** Whether forward and backward currently run sparse. */
+  readonly sparse: boolean;
 }
 
 /**

@@ -3,7 +3,27 @@ import { kaimingUniformA5, biasInit } from '../tensor/init.js';
 import { Param } from '../tensor/param.js';
 import { Tensor, shapeSize } from '../tensor/tensor.js';
 import type { NamedTensor } from '../tensor/tensor.js';
-import { joinName, type BuildContext, type Layer, type SparsifiableLayer } from './layer.js';
+import type { WasmHeap } from '../kernels/memory.js';
+import { joinName, type BuildContext, type Layer, type SparseComputeLayer, type SparsifiableLayer } from './layer.js';
+
+/** Buffers of a Linear layer's sparse compute, allocated on first use. */
+interface SparseBuffers {
+  capacity: number;
+  /** i32 [out + 1] and [capacity]: the active weights as CSR row lists (columns ascending). */
+  rowPtr: Ptr;
+  col: Ptr;
+  /** i32 [capacity]: their element indices j·in + col (the optimizer's active list). */
+  pos: Ptr;
+  /** i32 [in + 1], [capacity], [capacity]: the same weights per input column (CSC), rows ascending, and their element indices. */
+  colPtr: Ptr;
+  rowIdx: Ptr;
+  wPos: Ptr;
+  /** Batch-contiguous activations: Xᵀ [in, maxBatch], Yᵀ and dYᵀ [out, maxBatch], dXᵀ [in, maxBatch]. */
+  xT: Ptr;
+  yT: Ptr;
+  dyT: Ptr;
+  dxT: Ptr;
+}
 
 /** Options for `Linear`. */
 export interface LinearOptions {
@@ -16,7 +36,7 @@ export interface LinearOptions {
  * y = x·Wᵀ + b with W stored [out, in] as in PyTorch, so a row is one neuron's fan-in (the
  * unit of constant fan-in sparsity). Input of any per-example shape is read flattened.
  */
-export class Linear implements Layer {
+export class Linear implements Layer, SparseComputeLayer {
   readonly outShape: readonly number[];
   readonly weight: Param;
   readonly bias: Param | null;
@@ -26,9 +46,15 @@ export class Linear implements Layer {
   private readonly y: Tensor;
   private readonly dx: Tensor | null;
   private x: Ptr = 0;
+  private readonly heap: WasmHeap;
+  private readonly maxBatch: number;
+  private sp: SparseBuffers | null = null;
+  private sparseOn = false;
 
   constructor(ctx: BuildContext, readonly name: string, inShape: readonly number[], opts: LinearOptions, inputGrad: boolean) {
     const heap = ctx.engine.heap;
+    this.heap = heap;
+    this.maxBatch = ctx.maxBatch;
     this.k = ctx.engine.kernels;
     this.in = shapeSize(inShape);
     this.out = opts.out;
@@ -41,19 +67,100 @@ export class Linear implements Layer {
     this.dx = inputGrad ? Tensor.zeros(heap, [ctx.maxBatch, this.in]) : null;
   }
 
+  get sparse(): boolean {
+    return this.sparseOn;
+  }
+
+  setSparseCompute(mask: ArrayLike<number> | null, capacity: number): void {
+    if (mask === null) {
+      this.sparseOn = false;
+      this.weight.active = null;
+      return;
+    }
+    const { out, in: inF } = this;
+    if (mask.length !== out * inF) throw new RangeError(`${this.name}: sparse compute mask has ${mask.length} elements, the weight ${out * inF}`);
+    let nnz = 0;
+    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) nnz++;
+    if (this.sp === null || this.sp.capacity < nnz) {
+      // Once per layer in practice: capacity is the layer's budget, which no topology exceeds.
+      const cap = Math.max(capacity, nnz, 1);
+      const B = this.maxBatch, h = this.heap;
+      this.sp = {
+        capacity: cap, rowPtr: h.allocI32(out + 1), col: h.allocI32(cap), pos: h.allocI32(cap),
+        colPtr: h.allocI32(inF + 1), rowIdx: h.allocI32(cap), wPos: h.allocI32(cap),
+        xT: h.allocF32(inF * B), yT: h.allocF32(out * B), dyT: h.allocF32(out * B), dxT: this.dx ? h.allocF32(inF * B) : 0,
+      };
+    }
+    const sp = this.sp;
+    const rowPtr = this.heap.i32(sp.rowPtr, out + 1), col = this.heap.i32(sp.col, sp.capacity), pos = this.heap.i32(sp.pos, sp.capacity);
+    let t = 0;
+    rowPtr[0] = 0;
+    for (let j = 0; j < out; j++) {
+      const base = j * inF;
+      for (let i = 0; i < inF; i++) {
+        if (mask[base + i] === 0) continue;
+        col[t] = i;
+        pos[t] = base + i;
+        t++;
+      }
+      rowPtr[j + 1] = t;
+    }
+    // The transposed lists for the input gradient: counts per column, offsets, then rows in order.
+    const colPtr = this.heap.i32(sp.colPtr, inF + 1), rowIdx = this.heap.i32(sp.rowIdx, sp.capacity), wPos = this.heap.i32(sp.wPos, sp.capacity);
+    colPtr.fill(0);
+    for (let q = 0; q < nnz; q++) colPtr[col[q] + 1]++;
+    for (let i = 0; i < inF; i++) colPtr[i + 1] += colPtr[i];
+    const fill = colPtr.slice(0, inF);
+    for (let j = 0; j < out; j++) {
+      for (let q = rowPtr[j]; q < rowPtr[j + 1]; q++) {
+        const e = fill[col[q]]++;
+        rowIdx[e] = j;
+        wPos[e] = pos[q];
+      }
+    }
+    this.weight.active = { count: nnz, pos: sp.pos };
+    this.sparseOn = true;
+  }
+
   forward(x: Ptr, n: number): Ptr {
     this.x = x;
-    this.k.gemmNT(n, this.out, this.in, x, this.weight.value.ptr, this.y.ptr, false);
-    if (this.bias) this.k.addBiasRows(n, this.out, this.y.ptr, this.bias.value.ptr);
+    const k = this.k;
+    if (this.sparseOn) {
+      const sp = this.sp as SparseBuffers;
+      k.swapAxes(n, this.in, 1, x, sp.xT);
+      k.sparseRowsForward(this.out, n, sp.rowPtr, sp.col, this.weight.value.ptr, this.in, sp.xT, sp.yT);
+      k.swapAxes(this.out, n, 1, sp.yT, this.y.ptr);
+    } else {
+      k.gemmNT(n, this.out, this.in, x, this.weight.value.ptr, this.y.ptr, false);
+    }
+    if (this.bias) k.addBiasRows(n, this.out, this.y.ptr, this.bias.value.ptr);
     return this.y.ptr;
   }
 
   backward(dy: Ptr, n: number): Ptr {
     const k = this.k;
+    if (this.sparseOn) return this.sparseBackward(dy, n, this.sp as SparseBuffers);
     k.gemmTN(this.out, this.in, n, dy, this.x, this.weight.grad.ptr, false);
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;
     k.gemmNN(n, this.in, this.out, dy, this.weight.value.ptr, this.dx.ptr, false);
+    return this.dx.ptr;
+  }
+
+  /**
+   * The weight gradient at the active weights only (every element when `weight.denseGrad` asks
+   * for it: a topology update grows from it) and the input gradient through the active weights.
+   */
+  private sparseBackward(dy: Ptr, n: number, sp: SparseBuffers): Ptr {
+    const k = this.k;
+    const W = this.weight.value.ptr, G = this.weight.grad.ptr;
+    k.swapAxes(n, this.out, 1, dy, sp.dyT);
+    if (this.weight.denseGrad) k.gemmTN(this.out, this.in, n, dy, this.x, G, false);
+    else k.sparseRowsWeightGrad(this.out, n, sp.rowPtr, sp.col, G, this.in, sp.dyT, sp.xT);
+    if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
+    if (!this.dx) return 0;
+    k.sparseColsInputGrad(this.in, n, sp.colPtr, sp.rowIdx, sp.wPos, W, sp.dyT, sp.dxT);
+    k.swapAxes(this.in, n, 1, sp.dxT, this.dx.ptr);
     return this.dx.ptr;
   }
 
@@ -66,6 +173,6 @@ export class Linear implements Layer {
   }
 
   sparsifiable(): SparsifiableLayer[] {
-    return [{ name: this.name, kind: 'linear', weight: this.weight, bias: this.bias, out: this.out, fanIn: this.in, kernel: [1, 1], isFirst: false, isClassifier: false }];
+    return [{ name: this.name, kind: 'linear', weight: this.weight, bias: this.bias, out: this.out, fanIn: this.in, kernel: [1, 1], isFirst: false, isClassifier: false, sparseCompute: this }];
   }
 }

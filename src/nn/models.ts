@@ -21,7 +21,12 @@ export interface ModelSpec {
   /** Per-example input shape [C, H, W]. */
   inputShape: [number, number, number];
   classes: number;
+  /** mlp only: hidden layer widths. Default [300, 100] (the 784-300-100-10 LeNet-300-100). */
+  hidden?: number[];
 }
+
+/** The mlp's hidden widths when the spec gives none. */
+export const MLP_HIDDEN: readonly number[] = [300, 100];
 
 /** Options for `buildModel`. */
 export interface BuildModelOptions {
@@ -41,7 +46,16 @@ export function parseModelSpec(value: unknown): ModelSpec {
     throw new Error(`model spec: inputShape must be three positive integers [C, H, W], got ${JSON.stringify(s)}`);
   }
   if (!Number.isInteger(v.classes) || (v.classes as number) < 2) throw new Error(`model spec: classes must be an integer ≥ 2, got ${JSON.stringify(v.classes)}`);
-  return { arch: v.arch as Arch, inputShape: [s[0], s[1], s[2]], classes: v.classes as number };
+  const spec: ModelSpec = { arch: v.arch as Arch, inputShape: [s[0], s[1], s[2]], classes: v.classes as number };
+  if (v.hidden !== undefined) {
+    const h = v.hidden;
+    if (v.arch !== 'mlp') throw new Error(`model spec: hidden applies to the mlp only, not ${v.arch}`);
+    if (!Array.isArray(h) || h.length < 1 || h.length > 8 || !h.every((d) => Number.isInteger(d) && d >= 1 && d <= 65536)) {
+      throw new Error(`model spec: hidden must be 1 to 8 layer widths, integers in [1, 65536], got ${JSON.stringify(h)}`);
+    }
+    spec.hidden = [...h];
+  }
+  return spec;
 }
 
 const relu: LayerFactory = (ctx, shape) => new ReLU(ctx, shape);
@@ -53,8 +67,10 @@ function linear(name: string, out: number): LayerFactory {
 function layers(spec: ModelSpec): LayerFactory[] {
   const { classes } = spec;
   switch (spec.arch) {
-    case 'mlp':
-      return [linear('fc1', 300), relu, linear('fc2', 100), relu, linear('fc3', classes)];
+    case 'mlp': {
+      const widths = spec.hidden ?? MLP_HIDDEN;
+      return [...widths.flatMap((w, i) => [linear(`fc${i + 1}`, w), relu]), linear(`fc${widths.length + 1}`, classes)];
+    }
     case 'cnn':
       return [
         (ctx, s, g) => new Conv2d(ctx, 'conv1', s, { out: 32, kernel: 3, padding: 1 }, g),

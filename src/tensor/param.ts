@@ -16,6 +16,21 @@ export class Param {
    */
   mask: Tensor | null = null;
 
+  /**
+   * Sparse compute (set by the layer when it computes only its active weights): `count` i32
+   * element indices at `pos` in wasm memory, the weights that exist. Then the optimizer updates
+   * only these elements and skips the mask multiply (the others are exactly 0 and are never
+   * touched), and the gradient is exactly 0 off the list except after a step that asked for the
+   * dense gradient (`denseGrad`), which `maskGradients` clears. null: every element is computed.
+   */
+  active: { count: number; pos: number } | null = null;
+
+  /**
+   * Asks the layer's next backward for the gradient of every element, not only the active ones
+   * (topology updates grow from it). Layers without sparse compute always compute it.
+   */
+  denseGrad = false;
+
   constructor(
     heap: WasmHeap,
     /** Dotted name as in PyTorch state dicts: `fc1.weight`, `layer1.0.bn1.bias`. */

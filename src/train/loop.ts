@@ -55,6 +55,8 @@ export interface EpochMetrics {
 
 /** Callbacks inside the step; sparse topology updates hook `afterBackward` (dense gradients available). */
 export interface TrainHooks {
+  /** Before the forward pass of step `step` (0-based) of `totalSteps`: sparse training asks for dense gradients here. */
+  beforeStep?(step: number, totalSteps: number): void;
   /** After backward, before gradients are masked, clipped and applied. */
   afterBackward?(info: StepInfo): void;
   /** After the optimizer step (masked weights already zero). */
@@ -162,6 +164,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     let samples = resumed ? start.samples : 0;
     for (let s = resumed ? start.stepInEpoch : 0; s < stepsPerEpoch; s++, step++) {
       const rows = trainData.next(model.inputs, model.labels);
+      hooks.beforeStep?.(step, totalSteps);
       model.forward(rows, true);
       const res = model.loss(rows, smoothing);
       if (!Number.isFinite(res.loss)) {
@@ -188,7 +191,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (clipNorm > 0) clipGradNorm(engine, params, clipNorm);
       optimizer.step(lr);
       hooks.afterStep?.(info);
-      const bad = checkFinite(params, step, true);
+      const bad = checkFinite(params, step, true, engine.kernels);
       if (bad !== null) throw bad;
       opts.onStep?.(info);
       if (s + 1 < stepsPerEpoch && ((every > 0 && (step + 1) % every === 0) || step + 1 === stopAfter)) {

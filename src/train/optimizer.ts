@@ -31,7 +31,8 @@ export type OptimizerOptions = SgdOptions | AdamWOptions;
 
 /**
  * Updates every param from its gradient at a given learning rate. After each update a masked
- * param is multiplied by its mask, so masked weights are exactly 0 whatever the update did.
+ * param is multiplied by its mask, so masked weights are exactly 0 whatever the update did; a
+ * param with an active list (sparse compute) is updated at those elements only.
  * Per-element state (momentum, Adam moments) is exposed so topology updates can zero it where
  * weights regrow.
  */
@@ -71,6 +72,10 @@ export class Sgd implements Optimizer {
     const { momentum, nesterov, weightDecay } = this.options;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
+      if (p.active) {
+        this.k.sgdStepAt(p.active.count, p.active.pos, p.value.ptr, p.grad.ptr, this.momentum[i].ptr, lr, momentum, p.decay ? weightDecay : 0, nesterov);
+        continue;
+      }
       this.k.sgdStep(p.size, p.value.ptr, p.grad.ptr, this.momentum[i].ptr, lr, momentum, p.decay ? weightDecay : 0, nesterov);
       applyMask(this.k, p);
     }
@@ -106,6 +111,10 @@ export class AdamW implements Optimizer {
     const bc2 = 1 - beta2 ** t;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
+      if (p.active) {
+        this.k.adamwStepAt(p.active.count, p.active.pos, p.value.ptr, p.grad.ptr, this.m[i].ptr, this.v[i].ptr, lr, beta1, beta2, eps, p.decay ? weightDecay : 0, bc1, bc2);
+        continue;
+      }
       this.k.adamwStep(p.size, p.value.ptr, p.grad.ptr, this.m[i].ptr, this.v[i].ptr, lr, beta1, beta2, eps, p.decay ? weightDecay : 0, bc1, bc2);
       applyMask(this.k, p);
     }
@@ -130,7 +139,8 @@ function indexOf(params: readonly Param[], param: Param): number {
  * need it) and before clipping, so the clip norm counts only live weights.
  */
 export function maskGradients(engine: Engine, params: readonly Param[]): void {
-  for (const p of params) if (p.mask) engine.kernels.mul(p.size, p.grad.ptr, p.mask.ptr, p.grad.ptr);
+  // A sparse-compute param's gradient is already 0 off its active list, unless this step computed it dense.
+  for (const p of params) if (p.mask && (!p.active || p.denseGrad)) engine.kernels.mul(p.size, p.grad.ptr, p.mask.ptr, p.grad.ptr);
 }
 
 /** Scales all gradients so their global L2 norm is at most maxNorm; returns the norm before. */

@@ -54,13 +54,28 @@ export interface SparseTrainingOptions {
   gradAccumulation?: number;
   /** Seed of the masks, the sparse initial weights and SET's random regrowth. Default 0. */
   seed?: number;
+  /**
+   * How sparse layers compute: 'sparse' runs forward, backward and the optimizer over the active
+   * weights only wherever the layer supports it (Linear); 'dense' runs GEMMs over the masked
+   * dense weights; 'auto' (the default) is 'sparse' for layers of density ≤ AUTO_SPARSE_DENSITY,
+   * where the benchmark shows it wins (bench/results/training.md). Both give the same results up
+   * to float summation order; topology-update steps compute the dense gradient either way.
+   */
+  compute?: ComputeMode;
 }
+
+export type ComputeMode = 'auto' | 'dense' | 'sparse';
+export const COMPUTE_MODES: readonly ComputeMode[] = ['auto', 'dense', 'sparse'];
+/** Densest layer 'auto' computes sparse (bench/results/training.md). */
+export const AUTO_SPARSE_DENSITY = 0.5;
 
 /** One layer's facts for logs, summaries and model metadata. */
 export interface SparseLayerStats extends LayerTopologyStats {
   kind: 'linear' | 'conv2d';
   /** Indices of the neurons with no weight (ablated). */
   ablatedRows: number[];
+  /** Whether the layer computes over its active weights only (else dense GEMMs). */
+  sparseCompute: boolean;
 }
 
 /** What the training log and model metadata record about a sparse run. */
@@ -76,6 +91,7 @@ export interface SparseRunInfo {
   alpha: number;
   tEnd: number;
   gradAccumulation: number;
+  compute: ComputeMode;
   /** Topology updates applied so far. */
   updates: number;
   /** Nonzero weights over all sparsifiable layers, and their total size. */
@@ -107,7 +123,9 @@ function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions)
     tEnd: o.tEnd ?? 0.75,
     gradAccumulation: o.gradAccumulation ?? 1,
     seed: o.seed ?? 0,
+    compute: o.compute ?? 'auto',
   };
+  if (!COMPUTE_MODES.includes(r.compute)) throw new RangeError(`compute must be one of ${COMPUTE_MODES.join(', ')}, got '${String(r.compute)}'`);
   if (!SPARSE_METHODS.includes(r.method)) throw new RangeError(`unknown sparse method '${String(r.method)}', expected one of ${SPARSE_METHODS.join(', ')}`);
   if (!Number.isInteger(r.deltaT) || r.deltaT < 1) throw new RangeError(`deltaT must be a positive integer, got ${r.deltaT}`);
   if (!(r.alpha >= 0 && r.alpha <= 1)) throw new RangeError(`alpha must be in [0, 1], got ${r.alpha}`);
@@ -192,11 +210,27 @@ export class SparseTraining {
     return this.opts.method === 'srigl' && this.opts.ablation && !l.isClassifier;
   }
 
-  /** Copies the topology's mask (and, for ablating layers, the bias mask) into the layer's Params. */
+  /** Whether layer `l` computes sparse under the compute option (it must support it and have a mask). */
+  private computesSparse(l: SparsifiableLayer): boolean {
+    const { compute } = this.opts;
+    if (l.sparseCompute === undefined || compute === 'dense' || this.topology.mask(l.name) === null) return false;
+    if (compute === 'sparse') return true;
+    const b = this.budgets.layers.find((x) => x.name === l.name);
+    return b !== undefined && b.budget <= AUTO_SPARSE_DENSITY * l.out * l.fanIn;
+  }
+
+  /**
+   * Copies the topology's mask (and, for ablating layers, the bias mask) into the layer's
+   * Params, and the active weights into a sparse-compute layer.
+   */
   private installMask(l: SparsifiableLayer): void {
     const mask = this.topology.mask(l.name);
     if (mask === null) return;
     l.weight.setMask(mask);
+    if (this.computesSparse(l)) {
+      const b = this.budgets.layers.find((x) => x.name === l.name);
+      l.sparseCompute?.setSparseCompute(mask, b?.budget ?? mask.length);
+    }
     if (l.bias !== null && this.mayAblate(l)) {
       const ablated = this.topology.ablatedRows(l.name);
       l.bias.setMask(Uint8Array.from(ablated, (a) => 1 - a));
@@ -210,7 +244,12 @@ export class SparseTraining {
    */
   hooks(optimizer: Optimizer, onUpdate?: (event: SparseUpdateEvent) => void): TrainHooks {
     if (!this.updating) return {};
+    const sparseLayers = this.sparse.filter((l) => l.sparseCompute?.sparse === true);
     return {
+      beforeStep: sparseLayers.length === 0 ? undefined : (step: number, totalSteps: number) => {
+        const dense = this.needsDenseGrad(step, totalSteps);
+        for (const l of sparseLayers) l.weight.denseGrad = dense;
+      },
       afterBackward: (info: StepInfo) => {
         const event = this.afterBackward(info, optimizer);
         if (event !== null) onUpdate?.(event);
@@ -221,6 +260,20 @@ export class SparseTraining {
   /** T_end in steps for a run of `totalSteps`. */
   tEndSteps(totalSteps: number): number {
     return tEndFromFraction(totalSteps, this.opts.tEnd);
+  }
+
+  /**
+   * Whether step `step` needs the dense weight gradient: an update step, or a step of the
+   * gradient-accumulation window before one (the same rule afterBackward applies).
+   */
+  needsDenseGrad(step: number, totalSteps: number): boolean {
+    if (!this.updating) return false;
+    const { deltaT, gradAccumulation } = this.opts;
+    const tEnd = this.tEndSteps(totalSteps);
+    if (isUpdateStep(step, { deltaT, tEnd })) return true;
+    if (gradAccumulation <= 1) return false;
+    const next = Math.max(deltaT, Math.ceil(step / deltaT) * deltaT);
+    return next - step < gradAccumulation && next < tEnd;
   }
 
   /** Called after backward with dense gradients; returns the update applied, if any. */
@@ -286,16 +339,17 @@ export class SparseTraining {
       const counts = mask === null ? null : rowCounts(mask, s.out, s.fanIn);
       const ablatedRows: number[] = [];
       if (counts !== null) for (let r = 0; r < s.out; r++) if (counts[r] === 0) ablatedRows.push(r);
-      return { ...s, kind: kinds.get(s.name) as 'linear' | 'conv2d', ablatedRows };
+      const layer = this.layers.find((l) => l.name === s.name);
+      return { ...s, kind: kinds.get(s.name) as 'linear' | 'conv2d', ablatedRows, sparseCompute: layer?.sparseCompute?.sparse === true };
     });
   }
 
   /** Everything about the run for logs and model metadata. */
   info(): SparseRunInfo {
-    const { method, sparsity, distribution, denseFirst, overrides, ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation } = this.opts;
+    const { method, sparsity, distribution, denseFirst, overrides, ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation, compute } = this.opts;
     const layers = this.stats();
     return {
-      method, sparsity, distribution, denseFirst, overrides, ablation: method === 'srigl' && ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation,
+      method, sparsity, distribution, denseFirst, overrides, ablation: method === 'srigl' && ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation, compute,
       updates: this.updates,
       nnz: layers.reduce((a, l) => a + l.nnz, 0),
       totalWeights: layers.reduce((a, l) => a + l.out * l.fanIn, 0),

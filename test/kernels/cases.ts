@@ -137,6 +137,16 @@ function sparseRowLists(rng: Rng): SparseRowsCase[] {
   });
 }
 
+/** The CSC lists of a CSR row list over a [rows, cols] weight (element index j·cols + i). */
+function transposeLists(rows: number, cols: number, rowPtr: Int32Array, col: Int32Array): { colPtr: Int32Array; rowIdx: Int32Array; wPos: Int32Array } {
+  const colPtr = new Int32Array(cols + 1), rowIdx = new Int32Array(col.length), wPos = new Int32Array(col.length);
+  for (const c of col) colPtr[c + 1]++;
+  for (let i = 0; i < cols; i++) colPtr[i + 1] += colPtr[i];
+  const fill = colPtr.slice(0, cols);
+  for (let j = 0; j < rows; j++) for (let t = rowPtr[j]; t < rowPtr[j + 1]; t++) { const c = col[t]; rowIdx[fill[c]] = j; wPos[fill[c]++] = j * cols + c; }
+  return { colPtr, rowIdx, wPos };
+}
+
 /** Distinct element indices of [0, n), about `frac` of them, in random order. */
 function positions(rng: Rng, n: number, frac: number): Int32Array {
   const all = Array.from({ length: n }, (_, i) => i).filter(() => rng.uniform() < frac);
@@ -283,7 +293,7 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
   }),
   im2colBatch: (rng) => batchConvCases(rng, 'im2colBatch'),
   col2imBatch: (rng) => batchConvCases(rng, 'col2imBatch'),
-  swapAxes: (rng) => [[1, 1, 1], [2, 3, 5], [3, 1, 4], [4, 7, 49], [5, 2, 1]].map(([A, B, S]) => makeCase(
+  swapAxes: (rng) => [[1, 1, 1], [2, 3, 5], [3, 1, 4], [4, 7, 49], [5, 2, 1], [17, 33, 1], [128, 784, 1], [300, 129, 1]].map(([A, B, S]) => makeCase(
     `A=${A} B=${B} S=${S}`, { X: normal(rng, A * B * S), Y: normal(rng, A * B * S) }, ['Y'], (k, p) => k.swapAxes(A, B, S, p.X, p.Y))),
   sparseRowsForward: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
     { rowPtr, col, W: normal(rng, rows * (cols + 3)), xT: normal(rng, cols * n), yT: normal(rng, rows * n) }, ['yT'],
@@ -291,9 +301,22 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
   sparseRowsWeightGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
     { rowPtr, col, G: normal(rng, rows * cols), dyT: normal(rng, rows * n), xT: normal(rng, cols * n) }, ['G'],
     (k, p) => k.sparseRowsWeightGrad(rows, n, p.rowPtr, p.col, p.G, cols, p.dyT, p.xT))),
-  sparseRowsInputGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
-    { rowPtr, col, W: normal(rng, rows * cols), dyT: normal(rng, rows * n), dxT: normal(rng, cols * n) }, ['dxT'],
-    (k, p) => k.sparseRowsInputGrad(rows, cols, n, p.rowPtr, p.col, p.W, cols, p.dyT, p.dxT))),
+  sparseColsInputGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => {
+    const { colPtr, rowIdx, wPos } = transposeLists(rows, cols, rowPtr, col);
+    return makeCase(label, { colPtr, rowIdx, wPos, W: normal(rng, rows * cols), dyT: normal(rng, rows * n), dxT: normal(rng, cols * n) }, ['dxT'],
+      (k, p) => k.sparseColsInputGrad(cols, n, p.colPtr, p.rowIdx, p.wPos, p.W, p.dyT, p.dxT));
+  }),
+  sumSquaresAt: (rng) => unaryLengths(rng, (n) => {
+    const pos = positions(rng, n, 0.3);
+    const X = normal(rng, n);
+    const cases = [makeCase(`n=${n} count=${pos.length}`, { pos, X }, [], (k, p) => k.sumSquaresAt(pos.length, p.pos, p.X))];
+    if (pos.length > 0) {
+      const bad = X.slice();
+      bad[pos[pos.length >> 1]] = NaN;
+      cases.push(makeCase(`n=${n} count=${pos.length} with a NaN`, { pos, X: bad }, [], (k, p) => k.sumSquaresAt(pos.length, p.pos, p.X)));
+    }
+    return cases;
+  }),
   sgdStepAt: (rng) => unaryLengths(rng, (n) => [false, true].map((nesterov) => {
     const pos = positions(rng, n, 0.3);
     return makeCase(`n=${n} count=${pos.length} nesterov=${nesterov}`, { pos, W: normal(rng, n), G: normal(rng, n), M: normal(rng, n) }, ['W', 'M'],

@@ -30,6 +30,7 @@ export function compareResults(got: CaseResult, want: CaseResult): string | null
 
 function compareReturned(got: unknown, want: unknown): string | null {
   if (typeof want === 'number') {
+    if (Number.isNaN(want)) return Number.isNaN(got) ? null : `returned ${got}, expected NaN`;
     return Math.abs((got as number) - want) <= RTOL * Math.max(Math.abs(want), 1e-30) ? null : `returned ${got}, expected ${want}`;
   }
   if (want && typeof want === 'object') {

@@ -135,6 +135,18 @@ function offKinks(rng: Rng, size: number): Float32Array {
 describe(`gradient checks (${BACKEND})`, () => {
   test('Linear with bias, batch 3', () =>
     gradcheck((c, s, g) => new Linear(c, 'fc', s, { out: 4 }, g), { inShape: [5], n: 3, seed: 1 }));
+  // Sparse compute: only the active weights enter the forward pass, so the inactive ones have
+  // gradient 0 both ways (their values are nonzero here: a forward that read them would fail).
+  for (const [n, inF, out] of [[3, 7, 5], [17, 9, 6]]) {
+    test(`Linear with sparse compute (random mask, one empty row), batch ${n}`, () =>
+      gradcheck((c, s, g) => {
+        const l = new Linear(c, 'fc', s, { out }, g);
+        const mask = Uint8Array.from({ length: out * inF }, (_, i) => (Math.floor(i / inF) === 1 ? 0 : c.rng.uniform() < 0.4 ? 1 : 0));
+        l.setSparseCompute(mask, out * inF);
+        assert.ok(l.sparse && l.weight.active !== null && l.weight.active.count === mask.reduce((a, b) => a + b, 0));
+        return l;
+      }, { inShape: [inF], n, seed: 30 + n }));
+  }
   test('Linear without bias on [C,H,W] input, batch 1', () =>
     gradcheck((c, s, g) => new Linear(c, 'fc', s, { out: 3, bias: false }, g), { inShape: [2, 2, 2], n: 1, seed: 2 }));
   test('Conv2d 3×3 pad 1 stride 1', () =>

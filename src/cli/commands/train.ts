@@ -9,7 +9,7 @@ import { saveModel } from '../../io/model.js';
 import { createEngine, type BackendName } from '../../kernels/engine.js';
 import { ARCHS, Model, type Arch, type ModelSpec } from '../../nn/models.js';
 import { train, type EpochMetrics } from '../../train/loop.js';
-import { formatSparseLine, formatSparseTable, SPARSE_METHODS, SparseTraining, type SparseTrainingOptions, type SparseTrainingState } from '../../train/sparse.js';
+import { AUTO_SPARSE_DENSITY, COMPUTE_MODES, formatSparseLine, formatSparseTable, SPARSE_METHODS, SparseTraining, type ComputeMode, type SparseTrainingOptions, type SparseTrainingState } from '../../train/sparse.js';
 import type { SparseMethod } from '../../dst/topology.js';
 import type { DistributionKind } from '../../sparse/distribution.js';
 import type { OptimizerOptions } from '../../train/optimizer.js';
@@ -23,6 +23,7 @@ import { checkpointing, lastEpochMetrics, readMetrics, resolveResume, RESUME_SPE
 
 const SPECS: OptionSpec[] = [
   { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, or ResNet-20. Default mlp.' },
+  { name: 'hidden', kind: 'int-list', arg: 'N[,N...]', min: 1, help: 'Hidden layer widths of the mlp, e.g. 4096,4096 for a wide one. Default 300,100.' },
   { name: 'dataset', kind: 'enum', values: DATASET_NAMES, help: 'Dataset. Default fashion-mnist.' },
   { name: 'data', kind: 'string', arg: 'DIR', help: 'Directory holding the dataset files. Default: $SRIGL_DATA, /usr/share/datasets/<dataset>, the cache, then the embedded subset.' },
   { name: 'epochs', kind: 'int', arg: 'N', min: 1, help: 'Training epochs. Default 5.' },
@@ -47,6 +48,7 @@ const SPECS: OptionSpec[] = [
   { name: 'delta-t', kind: 'int', arg: 'N', min: 1, help: 'Optimizer steps between topology updates ΔT. Default 100.' },
   { name: 'alpha', kind: 'number', arg: 'X', min: 0, help: 'Initial drop fraction α in [0, 1], cosine-annealed to 0 at T_end. Default 0.3.' },
   { name: 't-end', kind: 'number', arg: 'X', min: 0, help: 'Fraction of all steps after which the topology is frozen (T_end). Default 0.75.' },
+  { name: 'compute', kind: 'enum', values: COMPUTE_MODES, help: `How sparse layers compute: sparse (forward, backward and optimizer over the active weights only; Linear layers), dense (GEMMs over the masked weights), or auto: sparse for layers of density ≤ ${AUTO_SPARSE_DENSITY}. Results agree up to float summation order. Default auto.` },
   { name: 'grad-accumulation', kind: 'int', arg: 'N', min: 1, help: 'Average the dense gradient over the last N steps before each update (N ≤ ΔT). Default 1.' },
   { name: 'seed', kind: 'int', arg: 'N', min: 0, help: 'Seed of initial weights and data order. Default 0.' },
   { name: 'threads', kind: 'int', arg: 'N', min: 1, help: 'Kernel threads. Default: all cores.' },
@@ -89,6 +91,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   const o = args.options;
   const get = <T>(name: string, fallback: T): T => (o.has(name) ? (o.get(name) as T) : fallback);
   const arch = get<Arch>('model', 'mlp');
+  if (o.has('hidden') && arch !== 'mlp') throw new UsageError(`srigl train: --hidden applies to --model mlp only, not ${arch}`);
   const dataset = get<DatasetName>('dataset', 'fashion-mnist');
   const optimizerKind = get<'sgd' | 'adamw'>('optimizer', 'sgd');
   const smoothing = get('label-smoothing', 0);
@@ -118,6 +121,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     tEnd: get('t-end', 0.75),
     gradAccumulation: get('grad-accumulation', 1),
     seed,
+    compute: get<ComputeMode>('compute', 'auto'),
   };
   checkSparseOptions(o, sparseOptions);
   if (o.get('condense') === true && method === 'dense') throw new UsageError('srigl train: --condense needs a sparse --method (static, set, rigl or srigl)');
@@ -138,7 +142,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
 
   const engine = await createEngine({ backend: get<BackendName>('backend', 'auto'), threads: get('threads', availableParallelism()) });
   try {
-    const spec: ModelSpec = { arch, inputShape: [1, trainSplit.rows, trainSplit.cols], classes: loaded.train.classes.length };
+    const spec: ModelSpec = { arch, inputShape: [1, trainSplit.rows, trainSplit.cols], classes: loaded.train.classes.length, ...(o.has('hidden') ? { hidden: o.get('hidden') as number[] } : {}) };
     const model = new Model(engine, spec, { maxBatch: Math.min(batchSize, trainSplit.n), seed });
     const batches = new BatchIterator(trainSplit, { batchSize: model.maxBatch, seed });
     log(`model: ${arch}, ${model.numParams.toLocaleString('en-US')} parameters; kernels: ${engine.kernels.name}, ${engine.threads} thread(s)`);
@@ -155,7 +159,8 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       const info = sparse.info();
       log(`sparse: ${method}, sparsity ${info.sparsity}, ${info.distribution}, ${info.nnz.toLocaleString('en-US')} of ${info.totalWeights.toLocaleString('en-US')} weights` +
         (method === 'srigl' ? `, ablation ${info.ablation ? `on (γ_sal ${info.gammaSal})` : 'off'}` : '') +
-        (method === 'static' ? '' : `, ΔT ${info.deltaT}, α ${info.alpha}, T_end ${info.tEnd}`));
+        (method === 'static' ? '' : `, ΔT ${info.deltaT}, α ${info.alpha}, T_end ${info.tEnd}`) +
+        `; compute: ${info.layers.filter((l) => l.density < 1).map((l) => `${l.name} ${l.sparseCompute ? 'sparse' : 'dense'}`).join(', ') || 'dense'}`);
       log(`  ${formatSparseLine(info.layers)}`);
       if (method !== 'static') {
         // Updates fall at the multiples of ΔT strictly between step 0 and T_end.
@@ -251,7 +256,7 @@ function checkSparseOptions(o: Map<string, unknown>, s: SparseTrainingOptions): 
   if ((s.alpha as number) > 1) throw bad(`--alpha expects a number in [0, 1], got "${s.alpha}"`);
   if ((s.tEnd as number) > 1) throw bad(`--t-end expects a fraction in [0, 1], got "${s.tEnd}"`);
   if ((s.gradAccumulation as number) > (s.deltaT as number)) throw bad(`--grad-accumulation ${s.gradAccumulation} exceeds --delta-t ${s.deltaT}`);
-  const sparseOnly = ['sparsity', 'distribution', 'dense-first', 'sparsity-override', 'ablation', 'gamma-sal', 'delta-t', 'alpha', 't-end', 'grad-accumulation'];
+  const sparseOnly = ['sparsity', 'distribution', 'dense-first', 'sparsity-override', 'ablation', 'gamma-sal', 'delta-t', 'alpha', 't-end', 'grad-accumulation', 'compute'];
   if (s.method === 'dense') {
     const given = sparseOnly.filter((n) => o.has(n));
     if (given.length > 0) throw bad(`--${given[0]} needs a sparse --method (static, set, rigl or srigl)`);

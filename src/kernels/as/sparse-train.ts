@@ -6,9 +6,11 @@
 //
 //   forward      Yᵀ[j, :] = Σ_t W[j, col[t]] · Xᵀ[col[t], :]          rows [r0, r1)
 //   weight grad  G[j, col[t]] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b]          rows [r0, r1)
-//   input grad   dXᵀ[i, :] = Σ_{(j,t): col[t] = i} W[j, i] · dYᵀ[j, :]  lanes [b0, b1)
+//   input grad   dXᵀ[i, :] = Σ_{j reading i} W[j, i] · dYᵀ[j, :]     inputs [i0, i1), from
+//                the transposed (CSC) lists built once per topology: a gather with register
+//                accumulators, measured ~1.6× faster than scattering each weight's dYᵀ row
 //
-// Rows (or, for the input gradient, lanes) split over threads, and each output element is
+// Rows (of the output, or for the input gradient of dXᵀ) split over threads, and each output element is
 // computed by the same code in the same order whatever the split: results are bit-identical
 // for any thread count. With a constant fan-in (SRigL) rowPtr[j] = j·k; an ablated neuron is
 // an empty row.
@@ -93,7 +95,41 @@ export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: us
     const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
     const grow = G + (<usize>j * <usize>ld << 2);
     const dy = dyT + <usize>j * ldx;
-    for (let t = t0; t < t1; t++) {
+    let t = t0;
+    if (ASC_FEATURE_SIMD) {
+      // Four weights at a time: each dYᵀ load feeds four FMAs, four independent chains.
+      const n4 = n & ~3;
+      for (; t + 4 <= t1; t += 4) {
+        const c0 = load<i32>(f32At(col, t)), c1 = load<i32>(f32At(col, t + 1)), c2 = load<i32>(f32At(col, t + 2)), c3 = load<i32>(f32At(col, t + 3));
+        const x0 = xT + <usize>c0 * ldx, x1 = xT + <usize>c1 * ldx, x2 = xT + <usize>c2 * ldx, x3 = xT + <usize>c3 * ldx;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        for (let b = 0; b < n4; b += 4) {
+          const o = <usize>b << 2;
+          const d = v128.load(dy + o);
+          a0 = madd(d, v128.load(x0 + o), a0);
+          a1 = madd(d, v128.load(x1 + o), a1);
+          a2 = madd(d, v128.load(x2 + o), a2);
+          a3 = madd(d, v128.load(x3 + o), a3);
+        }
+        let s0 = (f32x4.extract_lane(a0, 0) + f32x4.extract_lane(a0, 1)) + (f32x4.extract_lane(a0, 2) + f32x4.extract_lane(a0, 3));
+        let s1 = (f32x4.extract_lane(a1, 0) + f32x4.extract_lane(a1, 1)) + (f32x4.extract_lane(a1, 2) + f32x4.extract_lane(a1, 3));
+        let s2 = (f32x4.extract_lane(a2, 0) + f32x4.extract_lane(a2, 1)) + (f32x4.extract_lane(a2, 2) + f32x4.extract_lane(a2, 3));
+        let s3 = (f32x4.extract_lane(a3, 0) + f32x4.extract_lane(a3, 1)) + (f32x4.extract_lane(a3, 2) + f32x4.extract_lane(a3, 3));
+        for (let b = n4; b < n; b++) {
+          const o = <usize>b << 2;
+          const d = load<f32>(dy + o);
+          s0 += d * load<f32>(x0 + o);
+          s1 += d * load<f32>(x1 + o);
+          s2 += d * load<f32>(x2 + o);
+          s3 += d * load<f32>(x3 + o);
+        }
+        store<f32>(f32At(grow, c0), s0);
+        store<f32>(f32At(grow, c1), s1);
+        store<f32>(f32At(grow, c2), s2);
+        store<f32>(f32At(grow, c3), s3);
+      }
+    }
+    for (; t < t1; t++) {
       const c = load<i32>(f32At(col, t));
       store<f32>(f32At(grow, c), laneDot(n, dy, xT + <usize>c * ldx));
     }
@@ -101,43 +137,63 @@ export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: us
 }
 
 /**
- * Lanes [b0, b1) of dXᵀ [cols, n]: zeroed, then every active weight (j, t) in row order adds
- * W[j, col[t]] · dYᵀ[j, b0..b1) to row col[t].
+ * The input gradient from the transposed lists (CSC: per input column i, the rows j that read
+ * it, ascending, and the element index j·ld + i of each weight), rows i of dXᵀ in [i0, i1): each
+ * 16-lane chunk of dXᵀ[i, :] accumulates in registers and is stored once. Every element sums
+ * over j ascending.
  */
-export function sparse_rows_input_grad_f32(b0: i32, b1: i32, rows: i32, cols: i32, n: i32, rowPtr: usize, col: usize, W: usize, ld: i32, dyT: usize, dxT: usize): void {
+export function sparse_cols_input_grad_f32(i0: i32, i1: i32, n: i32, colPtr: usize, rowIdx: usize, wPos: usize, W: usize, dyT: usize, dxT: usize): void {
   const ldx = <usize>n << 2;
-  const w = b1 - b0;
-  const lane0 = <usize>b0 << 2;
-  for (let i = 0; i < cols; i++) memory.fill(dxT + <usize>i * ldx + lane0, 0, <usize>w << 2);
-  for (let j = 0; j < rows; j++) {
-    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-    const wrow = W + (<usize>j * <usize>ld << 2);
-    const dy = dyT + <usize>j * ldx + lane0;
-    for (let t = t0; t < t1; t++) {
-      const c = load<i32>(f32At(col, t));
-      const wv = load<f32>(f32At(wrow, c));
-      const dx = dxT + <usize>c * ldx + lane0;
-      let b = 0;
-      if (ASC_FEATURE_SIMD) {
-        const vw = f32x4.splat(wv);
-        for (; b + 16 <= w; b += 16) {
-          const o = <usize>b << 2;
-          v128.store(dx + o, madd(vw, v128.load(dy + o), v128.load(dx + o)));
-          v128.store(dx + o, madd(vw, v128.load(dy + o, 16), v128.load(dx + o, 16)), 16);
-          v128.store(dx + o, madd(vw, v128.load(dy + o, 32), v128.load(dx + o, 32)), 32);
-          v128.store(dx + o, madd(vw, v128.load(dy + o, 48), v128.load(dx + o, 48)), 48);
+  for (let i = i0; i < i1; i++) {
+    const e0 = load<i32>(f32At(colPtr, i)), e1 = load<i32>(f32At(colPtr, i + 1));
+    const dx = dxT + <usize>i * ldx;
+    let b = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; b + 16 <= n; b += 16) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        const db = dyT + (<usize>b << 2);
+        for (let e = e0; e < e1; e++) {
+          const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
+          const dp = db + <usize>load<i32>(f32At(rowIdx, e)) * ldx;
+          a0 = madd(w, v128.load(dp), a0);
+          a1 = madd(w, v128.load(dp, 16), a1);
+          a2 = madd(w, v128.load(dp, 32), a2);
+          a3 = madd(w, v128.load(dp, 48), a3);
         }
-        for (; b + 4 <= w; b += 4) {
-          const o = <usize>b << 2;
-          v128.store(dx + o, madd(vw, v128.load(dy + o), v128.load(dx + o)));
-        }
+        const o = dx + (<usize>b << 2);
+        v128.store(o, a0);
+        v128.store(o, a1, 16);
+        v128.store(o, a2, 32);
+        v128.store(o, a3, 48);
       }
-      for (; b < w; b++) {
-        const o = <usize>b << 2;
-        store<f32>(dx + o, load<f32>(dx + o) + wv * load<f32>(dy + o));
+      for (; b + 4 <= n; b += 4) {
+        let a0 = f32x4.splat(0);
+        const db = dyT + (<usize>b << 2);
+        for (let e = e0; e < e1; e++) {
+          const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
+          a0 = madd(w, v128.load(db + <usize>load<i32>(f32At(rowIdx, e)) * ldx), a0);
+        }
+        v128.store(dx + (<usize>b << 2), a0);
       }
     }
+    for (; b < n; b++) {
+      let s: f32 = 0;
+      for (let e = e0; e < e1; e++) {
+        s += load<f32>(f32At(W, load<i32>(f32At(wPos, e)))) * load<f32>(dyT + <usize>load<i32>(f32At(rowIdx, e)) * ldx + (<usize>b << 2));
+      }
+      store<f32>(dx + (<usize>b << 2), s);
+    }
   }
+}
+
+/** Σ x[pos[q]]² over q < count, as f64 (each square in f32, as sum_squares_f32): non-finite when any listed element is. */
+export function sum_squares_at_f32(count: i32, pos: usize, x: usize): f64 {
+  let s: f64 = 0;
+  for (let q = 0; q < count; q++) {
+    const v = load<f32>(f32At(x, load<i32>(f32At(pos, q))));
+    s += <f64>(v * v);
+  }
+  return s;
 }
 
 /** sgd_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
