@@ -5,14 +5,14 @@
 // only), at 1 and 2 kernel threads; beside PyTorch dense (Debian python3-torch) on the same
 // machine when it is installed. Configs run interleaved, a few steps each per round; the table
 // reports the median round after a warm-up round. Peak RSS is measured per config in a child
-// process of its own (one thread, 100 steps), so configs do not share it.
+// process of its own (one thread, RSS_STEPS steps), so configs do not share it.
 //
 //   npx tsx bench/train-sparse.ts [--quick] [--write] [--models mlp,cnn,wide] [--threads 1,2]
 //
 // --write saves bench/results/training-sparse.md and .json; --quick is a smoke run, not for reporting.
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchIterator } from '../src/data/batches.js';
@@ -39,6 +39,8 @@ const SPECS: Record<ModelName, (s: NormalizedSplit) => ModelSpec> = {
 };
 /** Steps per config per round: about the same wall time for each model. */
 const STEPS: Record<ModelName, number> = { mlp: 40, cnn: 4, wide: 4 };
+/** Steps of the peak-RSS child (a topology update falls at step 100 for the mlp). */
+const RSS_STEPS: Record<ModelName, number> = { mlp: 101, cnn: 20, wide: 20 };
 const SPARSITIES: Record<ModelName, number[]> = { mlp: [0.8, 0.9, 0.95, 0.99], cnn: [0.8, 0.9, 0.95, 0.99], wide: [0.9, 0.99] };
 
 export interface ConfigKey {
@@ -177,9 +179,11 @@ async function rssChild(key: ConfigKey): Promise<void> {
   const data = await loadDataset('fashion-mnist');
   const train = normalizeSplit(data.train);
   const c = await build(key, 1, train);
-  for (let s = 0; s < 100; s++) trainStep(c);
+  for (let s = 0; s < RSS_STEPS[key.model]; s++) trainStep(c);
   await c.engine.close();
-  console.log(process.resourceUsage().maxRSS / 1024);
+  // VmHWM: this process image's own peak (getrusage's maxRSS would carry the spawning parent's across exec).
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  console.log(hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024);
 }
 
 async function main(): Promise<void> {
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
     'weight decay 5e-4), the finiteness guard. ERK distribution (the mlp\'s every layer sparse; the cnn\'s first conv dense).',
     `compute dense = masks on dense GEMMs; sparse = forward, backward and SGD over the active weights (Linear layers: "sparse layers").`,
     `Configs run interleaved, ${measuredRounds} measured rounds after a warm-up round; samples/s is the median round (min–max beside it);`,
-    '"× dense" is against the same model trained dense at the same thread count. Peak RSS: a child process per config, one thread, 100 steps.',
+    `"× dense" is against the same model trained dense at the same thread count. Peak RSS: a child process per config, one thread, ${Object.entries(RSS_STEPS).map(([m, n]) => `${m} ${n}`).join(', ')} steps (the mlp's include a topology update).`,
     '',
     '| model | method | sparsity | compute | sparse layers | threads | samples/s | min–max | × dense | peak RSS MiB |',
     '|---|---|---:|---|---|---:|---:|---:|---:|---:|',

@@ -52,12 +52,14 @@ describe('the default srigl train', () => {
       assert.equal(c.storedWeights, c.layers.reduce((a: number, l: { nActive: number; k: number }) => a + l.nActive * l.k, 0));
       assert.ok(c.storedWeights >= s.sparse.nnz && c.storedWeights < 0.15 * c.denseWeights, `${c.storedWeights} stored weights`);
 
-      // The trained model's accuracy, the comparison's, and the condensed file's computed here: one number.
+      // The saved model's accuracy (dense kernels over the masked weights), the condensed model's,
+      // and the condensed file's computed here: one number. The training loop evaluated the same
+      // weights with sparse compute (another summation order): at most one near-tie may differ.
       assert.equal(c.accuracy.n, 300);
-      assert.equal(c.accuracy.trained, s.final.testAcc);
-      assert.equal(c.accuracy.condensed, s.final.testAcc);
+      assert.equal(c.accuracy.condensed, c.accuracy.trained);
       assert.equal(c.accuracy.differingPredictions, 0);
-      assert.equal(await condensedAccuracy(file, 300), s.final.testAcc);
+      assert.equal(await condensedAccuracy(file, 300), c.accuracy.trained);
+      assert.ok(Math.abs(c.accuracy.trained - s.final.testAcc) <= 1 / 300, `saved model ${c.accuracy.trained} vs the loop's ${s.final.testAcc}`);
 
       assert.deepEqual(c.latency.map((l: { batch: number }) => l.batch), [1, 256]);
       for (const l of c.latency) {

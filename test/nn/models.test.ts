@@ -67,3 +67,35 @@ describe(`models (${BACKEND})`, () => {
     assert.throws(() => parseModelSpec({ arch: 'mlp', inputShape: [1, 28, 28], classes: 1 }), /classes/);
   });
 });
+
+describe('mlp hidden widths', () => {
+  test('the spec sets the layers; bad widths and hidden on another arch are refused; a file round-trips them', async () => {
+    const spec = parseModelSpec({ arch: 'mlp', inputShape: [1, 6, 6], classes: 3, hidden: [7, 5, 4] });
+    assert.deepEqual(spec.hidden, [7, 5, 4]);
+    assert.equal(parseModelSpec({ arch: 'mlp', inputShape: [1, 6, 6], classes: 3 }).hidden, undefined);
+    for (const [hidden, arch] of [[[], 'mlp'], [[0], 'mlp'], [[2.5], 'mlp'], [Array(9).fill(2), 'mlp'], ['64', 'mlp'], [[8], 'cnn']] as const) {
+      assert.throws(() => parseModelSpec({ arch, inputShape: [1, 6, 6], classes: 3, hidden }), /hidden/, JSON.stringify(hidden));
+    }
+    const engine = await createEngine({ backend: BACKEND });
+    try {
+      const model = new Model(engine, spec, { maxBatch: 2, seed: 1 });
+      assert.deepEqual(model.sparsifiable().map((l) => `${l.name} ${l.out}×${l.fanIn}`), ['fc1 7×36', 'fc2 5×7', 'fc3 4×5', 'fc4 3×4']);
+      assert.equal(model.numParams, 7 * 37 + 5 * 8 + 4 * 6 + 3 * 5);
+      const { saveModel, loadModel } = await import('../../src/io/model.js');
+      const { mkdtempSync, rmSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { tmpdir } = await import('node:os');
+      const dir = mkdtempSync(join(tmpdir(), 'srigl-hidden-'));
+      try {
+        saveModel(join(dir, 'm.safetensors'), model);
+        const back = loadModel(engine, join(dir, 'm.safetensors'), { maxBatch: 2 });
+        assert.deepEqual(back.spec.hidden, [7, 5, 4]);
+        back.model.parameters().forEach((p, i) => assert.deepEqual(p.value.data, model.parameters()[i].value.data, p.name));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+});

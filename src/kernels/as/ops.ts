@@ -2,6 +2,7 @@
 // v128 pass with a scalar tail; under the scalar build the v128 branches compile away.
 
 import { add_row, hsum } from './simd';
+import { adamwElement, sgdElement } from './optim-element';
 
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 
@@ -157,13 +158,7 @@ export function sgd_step_f32(n: i32, w: usize, g: usize, m: usize, lr: f32, mu: 
       v128.store(at(w, i), f32x4.sub(wi, f32x4.mul(vlr, step)));
     }
   }
-  for (; i < n; i++) {
-    const wi = load<f32>(at(w, i));
-    const gi = load<f32>(at(g, i)) + wd * wi;
-    const mi = mu * load<f32>(at(m, i)) + gi;
-    store<f32>(at(m, i), mi);
-    store<f32>(at(w, i), wi - lr * (nesterov ? gi + mu * mi : mi));
-  }
+  for (; i < n; i++) sgdElement(i, w, g, m, lr, mu, wd, nesterov);
 }
 
 /** AdamW with decoupled weight decay; bc1, bc2 are the bias corrections 1-β^t. */
@@ -186,15 +181,7 @@ export function adamw_step_f32(n: i32, w: usize, g: usize, m: usize, v: usize, l
       v128.store(at(w, i), f32x4.sub(wi, f32x4.div(f32x4.mul(vlr, f32x4.mul(mi, vr1)), den)));
     }
   }
-  for (; i < n; i++) {
-    const gi = load<f32>(at(g, i));
-    const mi = b1 * load<f32>(at(m, i)) + ib1 * gi;
-    const vi = b2 * load<f32>(at(v, i)) + ib2 * gi * gi;
-    store<f32>(at(m, i), mi);
-    store<f32>(at(v, i), vi);
-    const wi = load<f32>(at(w, i)) * decay;
-    store<f32>(at(w, i), wi - lr * (mi * rbc1) / (Mathf.sqrt(vi * rbc2) + eps));
-  }
+  for (; i < n; i++) adamwElement(i, w, g, m, v, lr, b1, b2, eps, decay, ib1, ib2, rbc1, rbc2);
 }
 
 /**

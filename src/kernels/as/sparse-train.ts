@@ -15,6 +15,7 @@
 // for any thread count. With a constant fan-in (SRigL) rowPtr[j] = j·k; an ablated neuron is
 // an empty row.
 import { madd } from './simd';
+import { adamwElement, sgdElement } from './optim-element';
 
 @inline function f32At(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 
@@ -198,14 +199,7 @@ export function sum_squares_at_f32(count: i32, pos: usize, x: usize): f64 {
 
 /** sgd_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
 export function sgd_step_at_f32(count: i32, pos: usize, w: usize, g: usize, m: usize, lr: f32, mu: f32, wd: f32, nesterov: i32): void {
-  for (let q = 0; q < count; q++) {
-    const i = load<i32>(f32At(pos, q));
-    const wi = load<f32>(f32At(w, i));
-    const gi = load<f32>(f32At(g, i)) + wd * wi;
-    const mi = mu * load<f32>(f32At(m, i)) + gi;
-    store<f32>(f32At(m, i), mi);
-    store<f32>(f32At(w, i), wi - lr * (nesterov ? gi + mu * mi : mi));
-  }
+  for (let q = 0; q < count; q++) sgdElement(load<i32>(f32At(pos, q)), w, g, m, lr, mu, wd, nesterov);
 }
 
 /** adamw_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
@@ -213,14 +207,5 @@ export function adamw_step_at_f32(count: i32, pos: usize, w: usize, g: usize, m:
   const decay: f32 = 1 - lr * wd;
   const ib1: f32 = 1 - b1, ib2: f32 = 1 - b2;
   const rbc1: f32 = 1 / bc1, rbc2: f32 = 1 / bc2;
-  for (let q = 0; q < count; q++) {
-    const i = load<i32>(f32At(pos, q));
-    const gi = load<f32>(f32At(g, i));
-    const mi = b1 * load<f32>(f32At(m, i)) + ib1 * gi;
-    const vi = b2 * load<f32>(f32At(v, i)) + ib2 * gi * gi;
-    store<f32>(f32At(m, i), mi);
-    store<f32>(f32At(v, i), vi);
-    const wi = load<f32>(f32At(w, i)) * decay;
-    store<f32>(f32At(w, i), wi - lr * (mi * rbc1) / (Mathf.sqrt(vi * rbc2) + eps));
-  }
+  for (let q = 0; q < count; q++) adamwElement(load<i32>(f32At(pos, q)), w, g, m, v, lr, b1, b2, eps, decay, ib1, ib2, rbc1, rbc2);
 }
