@@ -18,6 +18,22 @@ describe('nthLargest', () => {
       { numRuns: 200 },
     );
   });
+  test('large arrays (the radix path): matches a descending sort, with ties, negatives, ±0 and denormals', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1 << 15, max: (1 << 15) + 5000 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double({ min: 0, max: 1, noNaN: true }), (m, seed, at) => {
+        let x = seed | 1;
+        const rand = (): number => ((x = (Math.imul(x, 1103515245) + 12345) | 0) >>> 0) / 2 ** 32;
+        const pool = [0, -0, 1e-40, -1e-40, 0.5, -0.5, 3, -7, 1e30, -1e30];
+        const values = Float32Array.from({ length: m }, () => (rand() < 0.5 ? pool[Math.floor(rand() * pool.length)] : (rand() - 0.5) * 10));
+        const n = 1 + Math.floor(at * (m - 1));
+        const expected = [...values].sort((a, b) => b - a)[n - 1];
+        const got = nthLargest(values.slice(), m, n);
+        assert.ok(got === expected, `m=${m} n=${n}: got ${got}, expected ${expected}`);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   test('n out of range', () => {
     assert.throws(() => nthLargest(new Float32Array(3), 3, 0), /1 ≤ n ≤ m/);
   });
