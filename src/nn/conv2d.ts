@@ -4,7 +4,8 @@ import { kaimingUniformA5, biasInit } from '../tensor/init.js';
 import { Param } from '../tensor/param.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { NamedTensor } from '../tensor/tensor.js';
-import { joinName, type BuildContext, type Layer, type SparsifiableLayer } from './layer.js';
+import { joinName, type BuildContext, type Layer, type SparseComputeLayer, type SparsifiableLayer } from './layer.js';
+import { maskCount, SparseLists } from './sparse-lists.js';
 
 /** Options for `Conv2d` (square kernels). */
 export interface Conv2dOptions {
@@ -63,9 +64,10 @@ function sharedScratch(ctx: BuildContext): ConvScratch {
  * Y'[Cout, n, OH·OW], then a swap of the two outer axes into NCHW. Backward swaps dY the other
  * way and needs one GEMM per gradient: dW = dY'·colᵀ and dcol = Wᵀ·dY', folded back by col2im.
  * Few large GEMMs rather than 2–3 small ones per image: each call amortises packing and thread
- * wake-up over the whole batch.
+ * wake-up over the whole batch. With sparse compute (setSparseCompute) the three GEMMs become the
+ * sparse kernels over the same column matrix: its B·OH·OW columns are their lanes.
  */
-export class Conv2d implements Layer {
+export class Conv2d implements Layer, SparseComputeLayer {
   readonly outShape: readonly number[];
   readonly weight: Param;
   readonly bias: Param | null;
@@ -83,10 +85,14 @@ export class Conv2d implements Layer {
   private readonly y: Tensor;
   private readonly dx: Tensor | null;
   private x: Ptr = 0;
+  private readonly heap: WasmHeap;
+  private lists: SparseLists | null = null;
+  private sparseOn = false;
 
   constructor(ctx: BuildContext, readonly name: string, inShape: readonly number[], opts: Conv2dOptions, inputGrad: boolean) {
     if (inShape.length !== 3) throw new Error(`${name}: Conv2d expects [C, H, W] input, got [${inShape.join(', ')}]`);
     const heap = ctx.engine.heap;
+    this.heap = heap;
     this.k = ctx.engine.kernels;
     [this.cin, this.h, this.w] = inShape;
     this.cout = opts.out;
@@ -109,13 +115,33 @@ export class Conv2d implements Layer {
     this.scratch.reserve(this.fanIn * ctx.maxBatch * this.ohw, this.cout * ctx.maxBatch * this.ohw);
   }
 
+  get sparse(): boolean {
+    return this.sparseOn;
+  }
+
+  setSparseCompute(mask: ArrayLike<number> | null, capacity: number): void {
+    if (mask === null) {
+      this.sparseOn = false;
+      this.weight.active = null;
+      return;
+    }
+    const nnz = maskCount(mask);
+    // Once per layer in practice: capacity is the layer's budget, which no topology exceeds.
+    if (this.lists === null || this.lists.capacity < nnz) this.lists = new SparseLists(this.heap, this.cout, this.fanIn, Math.max(capacity, nnz, 1));
+    this.lists.build(mask, this.name);
+    this.weight.active = { count: this.lists.count, pos: this.lists.pos };
+    this.sparseOn = true;
+  }
+
   forward(x: Ptr, n: number): Ptr {
     this.x = x;
     const { k, cout, ohw } = this;
     const col = this.columns(x, n);
     // For one image the channel-major output already is NCHW.
     const out = n === 1 ? this.y.ptr : this.scratch.out;
-    k.gemmNN(cout, n * ohw, this.fanIn, this.weight.value.ptr, col, out, false);
+    const L = this.sparseOn ? (this.lists as SparseLists) : null;
+    if (L) k.sparseRowsForward(cout, n * ohw, L.rowPtr, L.col, this.weight.value.ptr, this.fanIn, col, out);
+    else k.gemmNN(cout, n * ohw, this.fanIn, this.weight.value.ptr, col, out, false);
     if (n > 1) k.swapAxes(cout, n, ohw, out, this.y.ptr);
     if (this.bias) k.addBiasChannels(n, cout, ohw, this.y.ptr, this.bias.value.ptr);
     return this.y.ptr;
@@ -130,10 +156,14 @@ export class Conv2d implements Layer {
       k.swapAxes(n, cout, ohw, dy, dyT);
     }
     const col = this.columns(this.x, n);
-    k.gemmNT(cout, fanIn, n * ohw, dyT, col, this.weight.grad.ptr, false);
+    const L = this.sparseOn ? (this.lists as SparseLists) : null;
+    // Sparse: the gradient at the active weights only, unless a topology update asks for all of it.
+    if (L && !this.weight.denseGrad) k.sparseRowsWeightGrad(cout, n * ohw, L.rowPtr, L.col, this.weight.grad.ptr, fanIn, dyT, col);
+    else k.gemmNT(cout, fanIn, n * ohw, dyT, col, this.weight.grad.ptr, false);
     if (!this.dx) return 0;
     // The columns are spent: their buffer takes the column gradient.
-    k.gemmTN(fanIn, n * ohw, cout, this.weight.value.ptr, dyT, col, false);
+    if (L) k.sparseColsInputGrad(fanIn, n * ohw, L.colPtr, L.rowIdx, L.wPos, this.weight.value.ptr, dyT, col);
+    else k.gemmTN(fanIn, n * ohw, cout, this.weight.value.ptr, dyT, col, false);
     k.col2imBatch(n, this.cin, this.h, this.w, this.ks, this.ks, this.stride, this.pad, col, this.dx.ptr);
     return this.dx.ptr;
   }
@@ -159,6 +189,6 @@ export class Conv2d implements Layer {
   }
 
   sparsifiable(): SparsifiableLayer[] {
-    return [{ name: this.name, kind: 'conv2d', weight: this.weight, bias: this.bias, out: this.cout, fanIn: this.fanIn, kernel: [this.ks, this.ks], isFirst: false, isClassifier: false }];
+    return [{ name: this.name, kind: 'conv2d', weight: this.weight, bias: this.bias, out: this.cout, fanIn: this.fanIn, kernel: [this.ks, this.ks], isFirst: false, isClassifier: false, sparseCompute: this }];
   }
 }

@@ -31,7 +31,7 @@ export interface SparsifiableLayer {
   isFirst: boolean;
   /** The model's last sparsifiable layer (the classifier; never ablated). */
   isClassifier: boolean;
-  /** Present when the layer can compute with its active weights only (Linear). */
+  /** Present when the layer can compute with its active weights only (Linear, Conv2d). */
   sparseCompute?: SparseComputeLayer;
 }
 

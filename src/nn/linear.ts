@@ -5,19 +5,11 @@ import { Tensor, shapeSize } from '../tensor/tensor.js';
 import type { NamedTensor } from '../tensor/tensor.js';
 import type { WasmHeap } from '../kernels/memory.js';
 import { joinName, type BuildContext, type Layer, type SparseComputeLayer, type SparsifiableLayer } from './layer.js';
+import { maskCount, SparseLists } from './sparse-lists.js';
 
 /** Buffers of a Linear layer's sparse compute, allocated on first use. */
 interface SparseBuffers {
-  capacity: number;
-  /** i32 [out + 1] and [capacity]: the active weights as CSR row lists (columns ascending). */
-  rowPtr: Ptr;
-  col: Ptr;
-  /** i32 [capacity]: their element indices j·in + col (the optimizer's active list). */
-  pos: Ptr;
-  /** i32 [in + 1], [capacity], [capacity]: the same weights per input column (CSC), rows ascending, and their element indices. */
-  colPtr: Ptr;
-  rowIdx: Ptr;
-  wPos: Ptr;
+  lists: SparseLists;
   /** Batch-contiguous activations: Xᵀ [in, maxBatch], Yᵀ and dYᵀ [out, maxBatch], dXᵀ [in, maxBatch]. */
   xT: Ptr;
   yT: Ptr;
@@ -78,47 +70,18 @@ export class Linear implements Layer, SparseComputeLayer {
       return;
     }
     const { out, in: inF } = this;
-    if (mask.length !== out * inF) throw new RangeError(`${this.name}: sparse compute mask has ${mask.length} elements, the weight ${out * inF}`);
-    let nnz = 0;
-    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) nnz++;
-    if (this.sp === null || this.sp.capacity < nnz) {
+    const nnz = maskCount(mask);
+    if (this.sp === null || this.sp.lists.capacity < nnz) {
       // Once per layer in practice: capacity is the layer's budget, which no topology exceeds.
-      const cap = Math.max(capacity, nnz, 1);
       const B = this.maxBatch, h = this.heap;
       this.sp = {
-        capacity: cap, rowPtr: h.allocI32(out + 1), col: h.allocI32(cap), pos: h.allocI32(cap),
-        colPtr: h.allocI32(inF + 1), rowIdx: h.allocI32(cap), wPos: h.allocI32(cap),
+        lists: new SparseLists(h, out, inF, Math.max(capacity, nnz, 1)),
         xT: h.allocF32(inF * B), yT: h.allocF32(out * B), dyT: h.allocF32(out * B), dxT: this.dx ? h.allocF32(inF * B) : 0,
       };
     }
-    const sp = this.sp;
-    const rowPtr = this.heap.i32(sp.rowPtr, out + 1), col = this.heap.i32(sp.col, sp.capacity), pos = this.heap.i32(sp.pos, sp.capacity);
-    let t = 0;
-    rowPtr[0] = 0;
-    for (let j = 0; j < out; j++) {
-      const base = j * inF;
-      for (let i = 0; i < inF; i++) {
-        if (mask[base + i] === 0) continue;
-        col[t] = i;
-        pos[t] = base + i;
-        t++;
-      }
-      rowPtr[j + 1] = t;
-    }
-    // The transposed lists for the input gradient: counts per column, offsets, then rows in order.
-    const colPtr = this.heap.i32(sp.colPtr, inF + 1), rowIdx = this.heap.i32(sp.rowIdx, sp.capacity), wPos = this.heap.i32(sp.wPos, sp.capacity);
-    colPtr.fill(0);
-    for (let q = 0; q < nnz; q++) colPtr[col[q] + 1]++;
-    for (let i = 0; i < inF; i++) colPtr[i + 1] += colPtr[i];
-    const fill = colPtr.slice(0, inF);
-    for (let j = 0; j < out; j++) {
-      for (let q = rowPtr[j]; q < rowPtr[j + 1]; q++) {
-        const e = fill[col[q]]++;
-        rowIdx[e] = j;
-        wPos[e] = pos[q];
-      }
-    }
-    this.weight.active = { count: nnz, pos: sp.pos };
+    const lists = this.sp.lists;
+    lists.build(mask, this.name);
+    this.weight.active = { count: lists.count, pos: lists.pos };
     this.sparseOn = true;
   }
 
@@ -128,7 +91,7 @@ export class Linear implements Layer, SparseComputeLayer {
     if (this.sparseOn) {
       const sp = this.sp as SparseBuffers;
       k.swapAxes(n, this.in, 1, x, sp.xT);
-      k.sparseRowsForward(this.out, n, sp.rowPtr, sp.col, this.weight.value.ptr, this.in, sp.xT, sp.yT);
+      k.sparseRowsForward(this.out, n, sp.lists.rowPtr, sp.lists.col, this.weight.value.ptr, this.in, sp.xT, sp.yT);
       k.swapAxes(this.out, n, 1, sp.yT, this.y.ptr);
     } else {
       k.gemmNT(n, this.out, this.in, x, this.weight.value.ptr, this.y.ptr, false);
@@ -156,10 +119,10 @@ export class Linear implements Layer, SparseComputeLayer {
     const W = this.weight.value.ptr, G = this.weight.grad.ptr;
     k.swapAxes(n, this.out, 1, dy, sp.dyT);
     if (this.weight.denseGrad) k.gemmTN(this.out, this.in, n, dy, this.x, G, false);
-    else k.sparseRowsWeightGrad(this.out, n, sp.rowPtr, sp.col, G, this.in, sp.dyT, sp.xT);
+    else k.sparseRowsWeightGrad(this.out, n, sp.lists.rowPtr, sp.lists.col, G, this.in, sp.dyT, sp.xT);
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;
-    k.sparseColsInputGrad(this.in, n, sp.colPtr, sp.rowIdx, sp.wPos, W, sp.dyT, sp.dxT);
+    k.sparseColsInputGrad(this.in, n, sp.lists.colPtr, sp.lists.rowIdx, sp.lists.wPos, W, sp.dyT, sp.dxT);
     k.swapAxes(this.in, n, 1, sp.dxT, this.dx.ptr);
     return this.dx.ptr;
   }

@@ -56,7 +56,7 @@ export interface SparseTrainingOptions {
   seed?: number;
   /**
    * How sparse layers compute: 'sparse' runs forward, backward and the optimizer over the active
-   * weights only wherever the layer supports it (Linear); 'dense' runs GEMMs over the masked
+   * weights only (Linear and Conv2d); 'dense' runs GEMMs over the masked
    * dense weights; 'auto' (the default) is 'sparse' for layers of density ≤ AUTO_SPARSE_DENSITY,
    * where the benchmark shows it wins (bench/results/training.md). Both give the same results up
    * to float summation order; topology-update steps compute the dense gradient either way.

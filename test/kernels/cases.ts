@@ -114,6 +114,8 @@ function batchConvCases(rng: Rng, op: 'im2colBatch' | 'col2imBatch'): Case[] {
 const SPARSE_ROW_SHAPES: readonly [number, number, number, number][] = [
   [1, 1, 1, 1], [3, 5, 1, 0], [7, 13, 3, 2], [5, 9, 16, 0], [10, 20, 17, 4], [33, 40, 37, 0], [4, 6, 4, 6], [9, 31, 20, 0],
   [256, 512, 64, 64], [300, 784, 128, 0],
+  // More lanes than one 256-lane block (a convolution's B·OH·OW), with tails.
+  [7, 13, 300, 0], [20, 30, 530, 5],
 ];
 
 interface SparseRowsCase { rows: number; cols: number; n: number; label: string; rowPtr: Int32Array; col: Int32Array }

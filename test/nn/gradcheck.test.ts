@@ -147,6 +147,17 @@ describe(`gradient checks (${BACKEND})`, () => {
         return l;
       }, { inShape: [inF], n, seed: 30 + n }));
   }
+  for (const [n, stride] of [[2, 1], [3, 2]]) {
+    test(`Conv2d 3×3 with sparse compute (random mask, one empty filter), batch ${n}, stride ${stride}`, () =>
+      gradcheck((c, s, g) => {
+        const conv = new Conv2d(c, 'conv', s, { out: 3, kernel: 3, padding: 1, stride }, g);
+        const fanIn = s[0] * 9;
+        const mask = Uint8Array.from({ length: 3 * fanIn }, (_, i) => (Math.floor(i / fanIn) === 2 ? 0 : c.rng.uniform() < 0.5 ? 1 : 0));
+        conv.setSparseCompute(mask, 3 * fanIn);
+        assert.ok(conv.sparse && conv.weight.active?.count === mask.reduce((a, b) => a + b, 0));
+        return conv;
+      }, { inShape: [2, 5, 5], n, seed: 40 + n }));
+  }
   test('Linear without bias on [C,H,W] input, batch 1', () =>
     gradcheck((c, s, g) => new Linear(c, 'fc', s, { out: 3, bias: false }, g), { inShape: [2, 2, 2], n: 1, seed: 2 }));
   test('Conv2d 3×3 pad 1 stride 1', () =>

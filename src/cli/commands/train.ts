@@ -48,7 +48,7 @@ const SPECS: OptionSpec[] = [
   { name: 'delta-t', kind: 'int', arg: 'N', min: 1, help: 'Optimizer steps between topology updates ΔT. Default 100.' },
   { name: 'alpha', kind: 'number', arg: 'X', min: 0, help: 'Initial drop fraction α in [0, 1], cosine-annealed to 0 at T_end. Default 0.3.' },
   { name: 't-end', kind: 'number', arg: 'X', min: 0, help: 'Fraction of all steps after which the topology is frozen (T_end). Default 0.75.' },
-  { name: 'compute', kind: 'enum', values: COMPUTE_MODES, help: `How sparse layers compute: sparse (forward, backward and optimizer over the active weights only; Linear layers), dense (GEMMs over the masked weights), or auto: sparse for layers of density ≤ ${AUTO_SPARSE_DENSITY}. Results agree up to float summation order. Default auto.` },
+  { name: 'compute', kind: 'enum', values: COMPUTE_MODES, help: `How sparse layers compute: sparse (forward, backward and optimizer over the active weights only; Linear and Conv2d layers), dense (GEMMs over the masked weights), or auto: sparse for layers of density ≤ ${AUTO_SPARSE_DENSITY}. Results agree up to float summation order. Default auto.` },
   { name: 'grad-accumulation', kind: 'int', arg: 'N', min: 1, help: 'Average the dense gradient over the last N steps before each update (N ≤ ΔT). Default 1.' },
   { name: 'seed', kind: 'int', arg: 'N', min: 0, help: 'Seed of initial weights and data order. Default 0.' },
   { name: 'threads', kind: 'int', arg: 'N', min: 1, help: 'Kernel threads. Default: all cores.' },

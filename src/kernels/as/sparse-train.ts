@@ -19,51 +19,62 @@ import { adamwElement, sgdElement } from './optim-element';
 
 @inline function f32At(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 
-/** Lanes [b, b+w) of Yᵀ row j for w = 16, 4 or 1 (SIMD builds), by t over the row's weights. */
+/**
+ * Lanes per block: every kernel walks the lanes in blocks of this many (a multiple of 16), so a
+ * convolution's column matrix (B·OH·OW lanes per row) is read one L2-sized block at a time; the
+ * mlp's batch of ≤ 256 is one block. The weight gradient sums a block's partial dot products in
+ * block order.
+ */
+const LANE_BLOCK: i32 = 256;
+
+/** Rows [r0, r1) of Yᵀ, lane block by lane block; per row 16 lanes at a time (then 4, then 1), by t over the row's weights. */
 export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, W: usize, ld: i32, xT: usize, yT: usize): void {
   const ldx = <usize>n << 2;
-  for (let j = r0; j < r1; j++) {
-    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-    const wrow = W + (<usize>j * <usize>ld << 2);
-    const y = yT + <usize>j * ldx;
-    let b = 0;
-    if (ASC_FEATURE_SIMD) {
-      for (; b + 16 <= n; b += 16) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
+    const b1 = min(n, b0 + LANE_BLOCK);
+    for (let j = r0; j < r1; j++) {
+      const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
+      const wrow = W + (<usize>j * <usize>ld << 2);
+      const y = yT + <usize>j * ldx;
+      let b = b0;
+      if (ASC_FEATURE_SIMD) {
+        for (; b + 16 <= b1; b += 16) {
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          const xb = xT + (<usize>b << 2);
+          for (let t = t0; t < t1; t++) {
+            const c = load<i32>(f32At(col, t));
+            const w = f32x4.splat(load<f32>(f32At(wrow, c)));
+            const xp = xb + <usize>c * ldx;
+            a0 = madd(w, v128.load(xp), a0);
+            a1 = madd(w, v128.load(xp, 16), a1);
+            a2 = madd(w, v128.load(xp, 32), a2);
+            a3 = madd(w, v128.load(xp, 48), a3);
+          }
+          const yp = y + (<usize>b << 2);
+          v128.store(yp, a0);
+          v128.store(yp, a1, 16);
+          v128.store(yp, a2, 32);
+          v128.store(yp, a3, 48);
+        }
+        for (; b + 4 <= b1; b += 4) {
+          let a0 = f32x4.splat(0);
+          const xb = xT + (<usize>b << 2);
+          for (let t = t0; t < t1; t++) {
+            const c = load<i32>(f32At(col, t));
+            a0 = madd(f32x4.splat(load<f32>(f32At(wrow, c))), v128.load(xb + <usize>c * ldx), a0);
+          }
+          v128.store(y + (<usize>b << 2), a0);
+        }
+      }
+      for (; b < b1; b++) {
+        let s: f32 = 0;
         const xb = xT + (<usize>b << 2);
         for (let t = t0; t < t1; t++) {
           const c = load<i32>(f32At(col, t));
-          const w = f32x4.splat(load<f32>(f32At(wrow, c)));
-          const xp = xb + <usize>c * ldx;
-          a0 = madd(w, v128.load(xp), a0);
-          a1 = madd(w, v128.load(xp, 16), a1);
-          a2 = madd(w, v128.load(xp, 32), a2);
-          a3 = madd(w, v128.load(xp, 48), a3);
+          s += load<f32>(f32At(wrow, c)) * load<f32>(xb + <usize>c * ldx);
         }
-        const yp = y + (<usize>b << 2);
-        v128.store(yp, a0);
-        v128.store(yp, a1, 16);
-        v128.store(yp, a2, 32);
-        v128.store(yp, a3, 48);
+        store<f32>(y + (<usize>b << 2), s);
       }
-      for (; b + 4 <= n; b += 4) {
-        let a0 = f32x4.splat(0);
-        const xb = xT + (<usize>b << 2);
-        for (let t = t0; t < t1; t++) {
-          const c = load<i32>(f32At(col, t));
-          a0 = madd(f32x4.splat(load<f32>(f32At(wrow, c))), v128.load(xb + <usize>c * ldx), a0);
-        }
-        v128.store(y + (<usize>b << 2), a0);
-      }
-    }
-    for (; b < n; b++) {
-      let s: f32 = 0;
-      const xb = xT + (<usize>b << 2);
-      for (let t = t0; t < t1; t++) {
-        const c = load<i32>(f32At(col, t));
-        s += load<f32>(f32At(wrow, c)) * load<f32>(xb + <usize>c * ldx);
-      }
-      store<f32>(y + (<usize>b << 2), s);
     }
   }
 }
@@ -92,49 +103,60 @@ function laneDot(n: i32, a: usize, x: usize): f32 {
 
 export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, G: usize, ld: i32, dyT: usize, xT: usize): void {
   const ldx = <usize>n << 2;
-  for (let j = r0; j < r1; j++) {
-    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-    const grow = G + (<usize>j * <usize>ld << 2);
-    const dy = dyT + <usize>j * ldx;
-    let t = t0;
-    if (ASC_FEATURE_SIMD) {
-      // Four weights at a time: each dYᵀ load feeds four FMAs, four independent chains.
-      const n4 = n & ~3;
-      for (; t + 4 <= t1; t += 4) {
-        const c0 = load<i32>(f32At(col, t)), c1 = load<i32>(f32At(col, t + 1)), c2 = load<i32>(f32At(col, t + 2)), c3 = load<i32>(f32At(col, t + 3));
-        const x0 = xT + <usize>c0 * ldx, x1 = xT + <usize>c1 * ldx, x2 = xT + <usize>c2 * ldx, x3 = xT + <usize>c3 * ldx;
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        for (let b = 0; b < n4; b += 4) {
-          const o = <usize>b << 2;
-          const d = v128.load(dy + o);
-          a0 = madd(d, v128.load(x0 + o), a0);
-          a1 = madd(d, v128.load(x1 + o), a1);
-          a2 = madd(d, v128.load(x2 + o), a2);
-          a3 = madd(d, v128.load(x3 + o), a3);
+  for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
+    const b1 = min(n, b0 + LANE_BLOCK);
+    const first = b0 == 0;
+    const lane0 = <usize>b0 << 2;
+    for (let j = r0; j < r1; j++) {
+      const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
+      const grow = G + (<usize>j * <usize>ld << 2);
+      const dy = dyT + <usize>j * ldx + lane0;
+      let t = t0;
+      if (ASC_FEATURE_SIMD) {
+        // Four weights at a time: each dYᵀ load feeds four FMAs, four independent chains.
+        const w4 = (b1 - b0) & ~3;
+        for (; t + 4 <= t1; t += 4) {
+          const c0 = load<i32>(f32At(col, t)), c1 = load<i32>(f32At(col, t + 1)), c2 = load<i32>(f32At(col, t + 2)), c3 = load<i32>(f32At(col, t + 3));
+          const x0 = xT + <usize>c0 * ldx + lane0, x1 = xT + <usize>c1 * ldx + lane0, x2 = xT + <usize>c2 * ldx + lane0, x3 = xT + <usize>c3 * ldx + lane0;
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          for (let b = 0; b < w4; b += 4) {
+            const o = <usize>b << 2;
+            const d = v128.load(dy + o);
+            a0 = madd(d, v128.load(x0 + o), a0);
+            a1 = madd(d, v128.load(x1 + o), a1);
+            a2 = madd(d, v128.load(x2 + o), a2);
+            a3 = madd(d, v128.load(x3 + o), a3);
+          }
+          let s0 = (f32x4.extract_lane(a0, 0) + f32x4.extract_lane(a0, 1)) + (f32x4.extract_lane(a0, 2) + f32x4.extract_lane(a0, 3));
+          let s1 = (f32x4.extract_lane(a1, 0) + f32x4.extract_lane(a1, 1)) + (f32x4.extract_lane(a1, 2) + f32x4.extract_lane(a1, 3));
+          let s2 = (f32x4.extract_lane(a2, 0) + f32x4.extract_lane(a2, 1)) + (f32x4.extract_lane(a2, 2) + f32x4.extract_lane(a2, 3));
+          let s3 = (f32x4.extract_lane(a3, 0) + f32x4.extract_lane(a3, 1)) + (f32x4.extract_lane(a3, 2) + f32x4.extract_lane(a3, 3));
+          for (let b = w4; b < b1 - b0; b++) {
+            const o = <usize>b << 2;
+            const d = load<f32>(dy + o);
+            s0 += d * load<f32>(x0 + o);
+            s1 += d * load<f32>(x1 + o);
+            s2 += d * load<f32>(x2 + o);
+            s3 += d * load<f32>(x3 + o);
+          }
+          put(grow, c0, s0, first);
+          put(grow, c1, s1, first);
+          put(grow, c2, s2, first);
+          put(grow, c3, s3, first);
         }
-        let s0 = (f32x4.extract_lane(a0, 0) + f32x4.extract_lane(a0, 1)) + (f32x4.extract_lane(a0, 2) + f32x4.extract_lane(a0, 3));
-        let s1 = (f32x4.extract_lane(a1, 0) + f32x4.extract_lane(a1, 1)) + (f32x4.extract_lane(a1, 2) + f32x4.extract_lane(a1, 3));
-        let s2 = (f32x4.extract_lane(a2, 0) + f32x4.extract_lane(a2, 1)) + (f32x4.extract_lane(a2, 2) + f32x4.extract_lane(a2, 3));
-        let s3 = (f32x4.extract_lane(a3, 0) + f32x4.extract_lane(a3, 1)) + (f32x4.extract_lane(a3, 2) + f32x4.extract_lane(a3, 3));
-        for (let b = n4; b < n; b++) {
-          const o = <usize>b << 2;
-          const d = load<f32>(dy + o);
-          s0 += d * load<f32>(x0 + o);
-          s1 += d * load<f32>(x1 + o);
-          s2 += d * load<f32>(x2 + o);
-          s3 += d * load<f32>(x3 + o);
-        }
-        store<f32>(f32At(grow, c0), s0);
-        store<f32>(f32At(grow, c1), s1);
-        store<f32>(f32At(grow, c2), s2);
-        store<f32>(f32At(grow, c3), s3);
+      }
+      for (; t < t1; t++) {
+        const c = load<i32>(f32At(col, t));
+        put(grow, c, laneDot(b1 - b0, dy, xT + <usize>c * ldx + lane0), first);
       }
     }
-    for (; t < t1; t++) {
-      const c = load<i32>(f32At(col, t));
-      store<f32>(f32At(grow, c), laneDot(n, dy, xT + <usize>c * ldx));
-    }
   }
+}
+
+/** g[c] = v on the first lane block, g[c] += v on the later ones. */
+@inline function put(g: usize, c: i32, v: f32, first: bool): void {
+  const p = f32At(g, c);
+  store<f32>(p, first ? v : load<f32>(p) + v);
 }
 
 /**
@@ -145,44 +167,47 @@ export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: us
  */
 export function sparse_cols_input_grad_f32(i0: i32, i1: i32, n: i32, colPtr: usize, rowIdx: usize, wPos: usize, W: usize, dyT: usize, dxT: usize): void {
   const ldx = <usize>n << 2;
-  for (let i = i0; i < i1; i++) {
-    const e0 = load<i32>(f32At(colPtr, i)), e1 = load<i32>(f32At(colPtr, i + 1));
-    const dx = dxT + <usize>i * ldx;
-    let b = 0;
-    if (ASC_FEATURE_SIMD) {
-      for (; b + 16 <= n; b += 16) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        const db = dyT + (<usize>b << 2);
-        for (let e = e0; e < e1; e++) {
-          const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
-          const dp = db + <usize>load<i32>(f32At(rowIdx, e)) * ldx;
-          a0 = madd(w, v128.load(dp), a0);
-          a1 = madd(w, v128.load(dp, 16), a1);
-          a2 = madd(w, v128.load(dp, 32), a2);
-          a3 = madd(w, v128.load(dp, 48), a3);
+  for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
+    const b1 = min(n, b0 + LANE_BLOCK);
+    for (let i = i0; i < i1; i++) {
+      const e0 = load<i32>(f32At(colPtr, i)), e1 = load<i32>(f32At(colPtr, i + 1));
+      const dx = dxT + <usize>i * ldx;
+      let b = b0;
+      if (ASC_FEATURE_SIMD) {
+        for (; b + 16 <= b1; b += 16) {
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          const db = dyT + (<usize>b << 2);
+          for (let e = e0; e < e1; e++) {
+            const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
+            const dp = db + <usize>load<i32>(f32At(rowIdx, e)) * ldx;
+            a0 = madd(w, v128.load(dp), a0);
+            a1 = madd(w, v128.load(dp, 16), a1);
+            a2 = madd(w, v128.load(dp, 32), a2);
+            a3 = madd(w, v128.load(dp, 48), a3);
+          }
+          const o = dx + (<usize>b << 2);
+          v128.store(o, a0);
+          v128.store(o, a1, 16);
+          v128.store(o, a2, 32);
+          v128.store(o, a3, 48);
         }
-        const o = dx + (<usize>b << 2);
-        v128.store(o, a0);
-        v128.store(o, a1, 16);
-        v128.store(o, a2, 32);
-        v128.store(o, a3, 48);
-      }
-      for (; b + 4 <= n; b += 4) {
-        let a0 = f32x4.splat(0);
-        const db = dyT + (<usize>b << 2);
-        for (let e = e0; e < e1; e++) {
-          const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
-          a0 = madd(w, v128.load(db + <usize>load<i32>(f32At(rowIdx, e)) * ldx), a0);
+        for (; b + 4 <= b1; b += 4) {
+          let a0 = f32x4.splat(0);
+          const db = dyT + (<usize>b << 2);
+          for (let e = e0; e < e1; e++) {
+            const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
+            a0 = madd(w, v128.load(db + <usize>load<i32>(f32At(rowIdx, e)) * ldx), a0);
+          }
+          v128.store(dx + (<usize>b << 2), a0);
         }
-        v128.store(dx + (<usize>b << 2), a0);
       }
-    }
-    for (; b < n; b++) {
-      let s: f32 = 0;
-      for (let e = e0; e < e1; e++) {
-        s += load<f32>(f32At(W, load<i32>(f32At(wPos, e)))) * load<f32>(dyT + <usize>load<i32>(f32At(rowIdx, e)) * ldx + (<usize>b << 2));
+      for (; b < b1; b++) {
+        let s: f32 = 0;
+        for (let e = e0; e < e1; e++) {
+          s += load<f32>(f32At(W, load<i32>(f32At(wPos, e)))) * load<f32>(dyT + <usize>load<i32>(f32At(rowIdx, e)) * ldx + (<usize>b << 2));
+        }
+        store<f32>(dx + (<usize>b << 2), s);
       }
-      store<f32>(dx + (<usize>b << 2), s);
     }
   }
 }
