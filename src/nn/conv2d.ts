@@ -160,6 +160,7 @@ export class Conv2d implements Layer, SparseComputeLayer {
     // Sparse: the gradient at the active weights only, unless a topology update asks for all of it.
     if (L && !this.weight.denseGrad) k.sparseRowsWeightGrad(cout, n * ohw, L.rowPtr, L.col, this.weight.grad.ptr, fanIn, dyT, col);
     else k.gemmNT(cout, fanIn, n * ohw, dyT, col, this.weight.grad.ptr, false);
+    this.weight.gradIsDense = L === null || this.weight.denseGrad;
     if (!this.dx) return 0;
     // The columns are spent: their buffer takes the column gradient.
     if (L) k.sparseColsInputGrad(fanIn, n * ohw, L.colPtr, L.rowIdx, L.wPos, this.weight.value.ptr, dyT, col);

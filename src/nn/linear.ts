@@ -103,6 +103,7 @@ export class Linear implements Layer, SparseComputeLayer {
   backward(dy: Ptr, n: number): Ptr {
     const k = this.k;
     if (this.sparseOn) return this.sparseBackward(dy, n, this.sp as SparseBuffers);
+    this.weight.gradIsDense = true;
     k.gemmTN(this.out, this.in, n, dy, this.x, this.weight.grad.ptr, false);
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;
@@ -120,6 +121,7 @@ export class Linear implements Layer, SparseComputeLayer {
     k.swapAxes(n, this.out, 1, dy, sp.dyT);
     if (this.weight.denseGrad) k.gemmTN(this.out, this.in, n, dy, this.x, G, false);
     else k.sparseRowsWeightGrad(this.out, n, sp.lists.rowPtr, sp.lists.col, G, this.in, sp.dyT, sp.xT);
+    this.weight.gradIsDense = this.weight.denseGrad;
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;
     k.sparseColsInputGrad(this.in, n, sp.lists.colPtr, sp.lists.rowIdx, sp.lists.wPos, W, sp.dyT, sp.dxT);

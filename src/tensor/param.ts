@@ -31,6 +31,9 @@ export class Param {
    */
   denseGrad = false;
 
+  /** Whether the last backward computed the gradient of every element (false: the active ones only). */
+  gradIsDense = true;
+
   constructor(
     heap: WasmHeap,
     /** Dotted name as in PyTorch state dicts: `fc1.weight`, `layer1.0.bn1.bias`. */

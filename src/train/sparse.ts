@@ -282,6 +282,15 @@ export class SparseTraining {
     const { deltaT, alpha, gradAccumulation } = this.opts;
     const tEnd = this.tEndSteps(info.totalSteps);
     const step = info.step;
+    if (this.needsDenseGrad(step, info.totalSteps)) {
+      const partial = this.sparse.find((l) => !l.weight.gradIsDense);
+      if (partial !== undefined) {
+        throw new Error(
+          `sparse training: step ${step} needs the dense gradient of ${partial.name} (a topology update grows from it), but its backward computed ` +
+            "the active weights' only: call the hooks' beforeStep before each step's forward pass (train() does), or use compute: 'dense'",
+        );
+      }
+    }
     if (gradAccumulation > 1) {
       // The next update step at or after this one; accumulate when it is within the window.
       const next = Math.max(deltaT, Math.ceil(step / deltaT) * deltaT);

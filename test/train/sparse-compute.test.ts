@@ -87,3 +87,38 @@ describe(`sparse compute equals the masked dense path (${BACKEND})`, () => {
     });
   }
 });
+
+describe('sparse compute needs the dense gradient at topology updates', () => {
+  test("an update step whose backward ran sparse (the hooks' beforeStep was skipped) throws, naming the layer; with beforeStep it runs", async () => {
+    const engine = await createEngine({ backend: BACKEND, threads: 1 });
+    try {
+      const data = syntheticExamples(8, 4, 2);
+      for (const withBeforeStep of [false, true]) {
+        const model = new Model(engine, MLP, { maxBatch: 8, seed: 1 });
+        const sparse = SparseTraining.create(model, { method: 'rigl', sparsity: 0.9, deltaT: 2, compute: 'sparse', seed: 1 });
+        const { createOptimizer } = await import('../../src/train/optimizer.js');
+        const opt = createOptimizer(engine, model.parameters(), { kind: 'sgd' });
+        const hooks = sparse.hooks(opt);
+        const step = (s: number): void => {
+          model.inputs.set(data.x);
+          model.labels.set(data.labels);
+          if (withBeforeStep) hooks.beforeStep?.(s, 100);
+          model.forward(8, true);
+          model.loss(8);
+          model.backward(8);
+          hooks.afterBackward?.({ step: s, totalSteps: 100 } as never);
+        };
+        step(0);
+        step(1);
+        if (withBeforeStep) {
+          step(2);
+          assert.equal(sparse.info().updates, 1);
+        } else {
+          assert.throws(() => step(2), /step 2 needs the dense gradient of fc1 .*beforeStep/);
+        }
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+});

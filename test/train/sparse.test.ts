@@ -76,6 +76,7 @@ async function run(options: SparseTrainingOptions, opt: OptimizerOptions = { kin
         updated = true;
       });
       return {
+        beforeStep: inner.beforeStep,
         afterBackward: (info: StepInfo) => {
           before = model.sparsifiable().map((l) => sparse.topology.mask(l.name)?.slice() ?? new Uint8Array(0));
           updated = false;
