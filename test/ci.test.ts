@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
@@ -32,5 +33,24 @@ describe('.ci/run', () => {
     for (const cmd of setup) assert.ok(commands.includes(cmd), `.ci/run does not run "${cmd}" as the README writes it`);
     // The main job runs before any Debian package is installed: on the embedded subset, as on a fresh machine.
     assert.ok(commands.indexOf(setup[0]) < commands.findIndex((l) => l.includes('apt-get install')), 'npx srigl train must run before apt-get installs the full dataset');
+  });
+});
+
+describe('package.json and the srigl launcher', () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8'));
+
+  test('the project has no install lifecycle script (npx would run it as an unreviewed directory-dependency script)', () => {
+    for (const name of ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare']) {
+      assert.equal(pkg.scripts?.[name], undefined, `package.json has a "${name}" script`);
+    }
+  });
+
+  test('the bin is the committed, executable launcher, and it runs the CLI', () => {
+    assert.deepEqual(pkg.bin, { srigl: 'bin/srigl.js' });
+    const launcher = join(repoRoot(), 'bin', 'srigl.js');
+    assert.ok((statSync(launcher).mode & 0o111) !== 0, 'bin/srigl.js is not executable');
+    // npm test has just built, so the launcher finds the build current and runs it.
+    const out = execFileSync(launcher, ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.match(out, /^Usage: srigl <command>/);
   });
 });

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
@@ -73,13 +72,19 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Runs the CLI as a process: `argv` (without node and script), exit status into
+ * process.exitCode. The `srigl` launcher (bin/srigl.js) and running this file directly use it.
+ */
+export function runCli(argv: readonly string[] = process.argv.slice(2)): void {
   // A closed pipe (`srigl bench kernels | head`) ends output, not the process with a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
     process.exit(process.exitCode ?? 0);
   });
-  main(process.argv.slice(2)).then((code) => {
+  main(argv).then((code) => {
     process.exitCode = code;
   });
 }
+
+if (isEntryPoint()) runCli();
