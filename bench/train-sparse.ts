@@ -5,7 +5,11 @@
 // only), at 1 and 2 kernel threads; beside PyTorch dense (Debian python3-torch) on the same
 // machine when it is installed. Configs run interleaved, a few steps each per round; the table
 // reports the median round after a warm-up round. Peak RSS is measured per config in a child
-// process of its own (one thread, RSS_STEPS steps), so configs do not share it.
+// process of its own (one thread, RSS_STEPS steps), so configs do not share it; the child
+// trains on the first RSS_EXAMPLES training images only (read from the embedded subset), so
+// what it measures is the training's memory, not the 220 MB every method spends alike on a
+// normalised copy of the full data set. It also reports the wasm heap in use (tensors,
+// activations, sparse lists: exact, noise-free).
 //
 //   npx tsx bench/train-sparse.ts [--quick] [--write] [--models mlp,cnn,wide] [--threads 1,2]
 //
@@ -16,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchIterator } from '../src/data/batches.js';
-import { loadDataset } from '../src/data/locate.js';
+import { loadDataset, loadSplit } from '../src/data/locate.js';
 import { normalizeSplit, type NormalizedSplit } from '../src/data/normalize.js';
 import { createEngine, type Engine } from '../src/kernels/engine.js';
 import { Model, type ModelSpec } from '../src/nn/models.js';
@@ -39,8 +43,10 @@ const SPECS: Record<ModelName, (s: NormalizedSplit) => ModelSpec> = {
 };
 /** Steps per config per round: about the same wall time for each model. */
 const STEPS: Record<ModelName, number> = { mlp: 40, cnn: 4, wide: 4 };
-/** Steps of the peak-RSS child (a topology update falls at step 100 for the mlp). */
-const RSS_STEPS: Record<ModelName, number> = { mlp: 101, cnn: 20, wide: 20 };
+/** Steps of the peak-RSS child: each includes a topology update (ΔT = 100 in `build`, the first at step 100). */
+const RSS_STEPS: Record<ModelName, number> = { mlp: 101, cnn: 101, wide: 101 };
+/** Training images the peak-RSS child holds. */
+const RSS_EXAMPLES = 1024;
 const SPARSITIES: Record<ModelName, number[]> = { mlp: [0.8, 0.9, 0.95, 0.99], cnn: [0.8, 0.9, 0.95, 0.99], wide: [0.9, 0.99] };
 
 export interface ConfigKey {
@@ -72,6 +78,8 @@ export interface SparseTrainRow extends ConfigKey {
   /** Against the same model's dense method at the same thread count. */
   vsDense: number;
   peakRssMiB: number | null;
+  /** Bytes of wasm memory in use by the model's tensors, state and buffers (the child's, one thread). */
+  heapMiB: number | null;
 }
 
 function flag(args: string[], name: string): string | undefined {
@@ -126,13 +134,13 @@ function keysFor(models: ModelName[]): ConfigKey[] {
   return keys;
 }
 
-/** Peak RSS (MiB) of a child process that builds config `key` on one thread and runs 100 steps. */
-function peakRss(key: ConfigKey): number | null {
+/** Peak RSS and wasm heap in use (MiB) of a child process that builds config `key` on one thread and runs RSS_STEPS steps. */
+function peakRss(key: ConfigKey): { rss: number; heap: number } | null {
   const self = fileURLToPath(import.meta.url);
   const runner = self.endsWith('.ts') ? [process.execPath, '--import', 'tsx', self] : [process.execPath, self];
   try {
     const out = execFileSync(runner[0], [...runner.slice(1), '--rss-child', JSON.stringify(key)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return Number(out.trim().split('\n').at(-1));
+    return JSON.parse(out.trim().split('\n').at(-1) as string) as { rss: number; heap: number };
   } catch {
     return null;
   }
@@ -175,15 +183,24 @@ print(json.dumps(out))
   }
 }
 
+/** The repository's embedded Fashion-MNIST subset (from bench/ under tsx, or dist/bench/). */
+function embeddedSubset(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return join(dir, 'data', 'fashion-mnist-subset');
+}
+
 async function rssChild(key: ConfigKey): Promise<void> {
-  const data = await loadDataset('fashion-mnist');
-  const train = normalizeSplit(data.train);
+  const { data } = await loadSplit('fashion-mnist', 'train', { dir: embeddedSubset() });
+  const pixels = RSS_EXAMPLES * data.rows * data.cols;
+  const train = normalizeSplit({ ...data, n: RSS_EXAMPLES, images: data.images.slice(0, pixels), labels: data.labels.slice(0, RSS_EXAMPLES) });
   const c = await build(key, 1, train);
   for (let s = 0; s < RSS_STEPS[key.model]; s++) trainStep(c);
+  const heap = c.engine.heap.used / 2 ** 20;
   await c.engine.close();
   // VmHWM: this process image's own peak (getrusage's maxRSS would carry the spawning parent's across exec).
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  console.log(hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024);
+  console.log(JSON.stringify({ rss: hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024, heap }));
 }
 
 async function main(): Promise<void> {
@@ -217,7 +234,7 @@ async function main(): Promise<void> {
   const loadAfter = loadavg();
   for (const c of configs) await c.engine.close();
   console.error('peak RSS: one child process per config…');
-  const rss = new Map(keys.map((k) => [JSON.stringify(k), quick ? null : peakRss(k)]));
+  const rss = new Map(keys.filter((k) => !quick || args.includes('--rss')).map((k) => [JSON.stringify(k), peakRss(k)]));
   const torch = quick ? null : { 1: torchDense(models, 1), 2: torchDense(models, 2) } as Record<number, Record<string, number> | null>;
 
   const rows: SparseTrainRow[] = configs.map((c) => {
@@ -226,7 +243,9 @@ async function main(): Promise<void> {
     const key: ConfigKey = { model: c.model, method: c.method, sparsity: c.sparsity, compute: c.compute };
     return {
       ...key, threads: c.threads, sparseLayers: c.sparseLayers, medianSamplesPerSec: med, minSamplesPerSec: Math.min(...c.rounds), maxSamplesPerSec: Math.max(...c.rounds),
-      vsDense: med / median(dense.rounds), peakRssMiB: c.threads === 1 ? (rss.get(JSON.stringify(key)) ?? null) : null,
+      vsDense: med / median(dense.rounds),
+      peakRssMiB: c.threads === 1 ? (rss.get(JSON.stringify(key))?.rss ?? null) : null,
+      heapMiB: c.threads === 1 ? (rss.get(JSON.stringify(key))?.heap ?? null) : null,
     };
   });
   for (const r of rows) console.error(`${r.model} ${r.method} ${r.sparsity ?? ''} ${r.compute} x${r.threads}: ${r.medianSamplesPerSec.toFixed(0)} samples/s (${r.vsDense.toFixed(2)}× dense)`);
@@ -247,11 +266,13 @@ async function main(): Promise<void> {
     'weight decay 5e-4), the finiteness guard. ERK distribution (the mlp\'s every layer sparse; the cnn\'s first conv dense).',
     `compute dense = masks on dense GEMMs; sparse = forward, backward and SGD over the active weights (Linear layers: "sparse layers").`,
     `Configs run interleaved, ${measuredRounds} measured rounds after a warm-up round; samples/s is the median round (min–max beside it);`,
-    `"× dense" is against the same model trained dense at the same thread count. Peak RSS: a child process per config, one thread, ${Object.entries(RSS_STEPS).map(([m, n]) => `${m} ${n}`).join(', ')} steps (the mlp's include a topology update).`,
+    `"× dense" is against the same model trained dense at the same thread count. Peak RSS: a child process per config, one thread,`,
+    `${RSS_STEPS.mlp} steps (a topology update at step 100) on the first ${RSS_EXAMPLES} training images (so the data set's memory, the same for every method, is left out);`,
+    '"wasm heap" is the memory its tensors, optimizer state, activations and sparse lists take (exact).',
     '',
-    '| model | method | sparsity | compute | sparse layers | threads | samples/s | min–max | × dense | peak RSS MiB |',
-    '|---|---|---:|---|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.model} | ${r.method} | ${r.sparsity ?? '-'} | ${r.compute} | ${r.sparseLayers} | ${r.threads} | ${r.medianSamplesPerSec.toFixed(0)} | ${r.minSamplesPerSec.toFixed(0)}–${r.maxSamplesPerSec.toFixed(0)} | ${r.vsDense.toFixed(2)} | ${r.peakRssMiB === null ? '' : r.peakRssMiB.toFixed(0)} |`),
+    '| model | method | sparsity | compute | sparse layers | threads | samples/s | min–max | × dense | peak RSS MiB | wasm heap MiB |',
+    '|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.model} | ${r.method} | ${r.sparsity ?? '-'} | ${r.compute} | ${r.sparseLayers} | ${r.threads} | ${r.medianSamplesPerSec.toFixed(0)} | ${r.minSamplesPerSec.toFixed(0)}–${r.maxSamplesPerSec.toFixed(0)} | ${r.vsDense.toFixed(2)} | ${r.peakRssMiB === null ? '' : r.peakRssMiB.toFixed(0)} | ${r.heapMiB === null ? '' : r.heapMiB.toFixed(1)} |`),
     '',
     'PyTorch 1.13 dense (Debian python3-torch, OpenBLAS), the same architectures and SGD, batch 128, synthetic inputs, median of 7 rounds:',
     '',

@@ -7,10 +7,10 @@
  * mask and is never updated: an update on a full mask could only drop and regrow weights to 0.
  */
 import { Rng } from '../tensor/rng.js';
-import { assertConstantFanIn, constantFanInMask, nnz, packMaskBits, randomMask, rowCounts, sparseKaimingInit, unpackMaskBits } from '../sparse/mask.js';
-import { riglUpdate, type UnstructuredUpdate } from './rigl.js';
-import { setUpdate } from './set.js';
-import { sriglUpdate, type SriglUpdate } from './srigl.js';
+import { assertConstantFanIn, constantFanInMask, nnz, packMaskBits, randomMask, rowCounts, sparseKaimingInit, sparseKaimingStd, unpackMaskBits } from '../sparse/mask.js';
+import { riglUpdateSparse, setUpdateSparse, sriglUpdateSparse, type SparseLayerView, type SparseUpdateResult } from './sparse-update.js';
+import type { UnstructuredStats } from './rigl.js';
+import type { SriglStats } from './srigl.js';
 import { zeroChanged } from './update.js';
 
 export type SparseMethod = 'dense' | 'static' | 'set' | 'rigl' | 'srigl';
@@ -52,6 +52,22 @@ export interface LayerTensors {
   biasOptState?: readonly Float32Array[];
   /** The classifier never ablates neurons. */
   isClassifier: boolean;
+}
+
+/** One layer at an update step, read through a memory-flat view (its active weights and gradient rows). */
+export interface LayerUpdateInput {
+  name: string;
+  view: SparseLayerView;
+  /** The classifier never ablates neurons. */
+  isClassifier: boolean;
+}
+
+/** What an update did to one layer: the new active positions and what changed, for the caller's storage. */
+export interface LayerUpdateResult extends SparseUpdateResult {
+  name: string;
+  report: LayerUpdateReport;
+  /** SRigL's per-row ablation flags after the update (the caller zeroes those biases); null for other methods. */
+  ablated: Uint8Array | null;
 }
 
 export interface LayerUpdateReport {
@@ -189,6 +205,24 @@ export class SparseTopology {
   }
 
   /**
+   * Sparse-aware Kaiming-normal init of a compact weight: the same draws, in the same order, as
+   * `initWeights` on the dense weight (row by row, active positions ascending), written to
+   * values[t] for position pos[t]. `pos` must list the layer's mask.
+   */
+  initCompact(name: string, pos: Int32Array, values: Float32Array, rng: Rng): void {
+    const s = this.state(name);
+    if (pos.length > values.length) throw new RangeError(`initCompact: layer '${name}' has ${pos.length} positions but ${values.length} values`);
+    let t = 0;
+    for (let r = 0; r < s.out; r++) {
+      const end = (r + 1) * s.fanIn;
+      let t1 = t;
+      while (t1 < pos.length && pos[t1] < end) t1++;
+      const std = t1 > t ? sparseKaimingStd(t1 - t) : 0;
+      for (; t < t1; t++) values[t] = rng.normal() * std;
+    }
+  }
+
+  /**
    * One topology update of every sparse layer (every layer with a mask must be passed; dense
    * layers may be). Zeroes the weight and all `optState` arrays where the topology changed,
    * and bias and `biasOptState` at ablated neurons. Static never changes anything.
@@ -199,16 +233,7 @@ export class SparseTopology {
       const s = this.state(t.name);
       if (byName.has(t.name)) throw new RangeError(`update: layer '${t.name}' passed twice`);
       if (t.out !== s.out || t.fanIn !== s.fanIn) throw new RangeError(`update: layer '${t.name}' is ${t.out}×${t.fanIn}, topology has ${s.out}×${s.fanIn}`);
-      byName.set(t.name, t);
-    }
-    // Compute every layer's update before applying any, so a bad input (say a NaN gradient in
-    // the last layer) throws with the whole model still untouched.
-    const pending: { s: LayerState; t: LayerTensors; result: UnstructuredUpdate | SriglUpdate }[] = [];
-    for (const s of this.layers.values()) {
       if (s.mask === null) continue;
-      const t = byName.get(s.name);
-      if (t === undefined) throw new RangeError(`update: sparse layer '${s.name}' was not passed`);
-      if (this.method === 'static') continue;
       for (const a of t.optState) {
         if (a.length !== s.mask.length) throw new RangeError(`update: layer '${s.name}' has an optimizer state of length ${a.length}, expected ${s.mask.length}`);
       }
@@ -216,41 +241,78 @@ export class SparseTopology {
       for (const b of t.biasOptState ?? []) {
         if (b.length !== s.out) throw new RangeError(`update: layer '${s.name}' has a bias optimizer state of length ${b.length}, expected out=${s.out}`);
       }
-      pending.push({ s, t, result: this.updateLayer(s, t, dropFraction, rng) });
+      byName.set(t.name, t);
     }
-    return pending.map(({ s, t, result }) => {
-      zeroChanged(result, [t.weight, ...t.optState]);
-      s.mask = result.mask;
-      if ('ablated' in result) {
-        s.ablated = result.ablated;
-        s.k = result.k;
+    const inputs: LayerUpdateInput[] = [...byName.values()].map((t) => {
+      const mask = this.state(t.name).mask as Uint8Array;
+      if (t.weight.length !== mask.length) throw new RangeError(`update: layer '${t.name}' has a weight of length ${t.weight.length}, expected ${mask.length}`);
+      return { name: t.name, isClassifier: t.isClassifier, view: denseView(t.out, t.fanIn, mask, t.weight, t.grad) };
+    });
+    const results = this.updateViews(inputs, dropFraction, rng);
+    for (const r of results) {
+      const t = byName.get(r.name) as LayerTensors;
+      zeroChanged({ mask: this.state(r.name).mask as Uint8Array, grown: r.grown, dropped: r.dropped }, [t.weight, ...t.optState]);
+      if (r.ablated !== null) {
+        const s = this.state(r.name);
         if (t.bias !== undefined) zeroAblated(s, t.bias, 'bias');
         for (const b of t.biasOptState ?? []) zeroAblated(s, b, 'bias optimizer state');
       }
-      return report(s.name, result);
-    });
+    }
+    return results.map((r) => r.report);
   }
 
-  private updateLayer(s: LayerState, t: LayerTensors, dropFraction: number, rng: Rng): UnstructuredUpdate | SriglUpdate {
-    const mask = s.mask as Uint8Array;
+  /**
+   * One topology update of every sparse layer from memory-flat views (every layer with a mask
+   * must be passed; dense layers may not). Every layer's update is computed before any is
+   * applied, so a bad input (say a NaN gradient in the last layer) throws with the topology
+   * untouched. The masks are rewritten in place; the caller moves its weights and optimizer
+   * state with the returned lists. Static returns no results.
+   */
+  updateViews(inputs: readonly LayerUpdateInput[], dropFraction: number, rng: Rng): LayerUpdateResult[] {
+    const byName = new Map<string, LayerUpdateInput>();
+    for (const u of inputs) {
+      const s = this.state(u.name);
+      if (byName.has(u.name)) throw new RangeError(`update: layer '${u.name}' passed twice`);
+      if (u.view.out !== s.out || u.view.fanIn !== s.fanIn) throw new RangeError(`update: layer '${u.name}' is ${u.view.out}×${u.view.fanIn}, topology has ${s.out}×${s.fanIn}`);
+      if (s.mask === null) throw new RangeError(`update: layer '${u.name}' is dense; only sparse layers are updated`);
+      byName.set(u.name, u);
+    }
+    const pending: { s: LayerState; result: LayerUpdateResult }[] = [];
+    for (const s of this.layers.values()) {
+      if (s.mask === null) continue;
+      const u = byName.get(s.name);
+      if (u === undefined) throw new RangeError(`update: sparse layer '${s.name}' was not passed`);
+      if (this.method === 'static') continue;
+      pending.push({ s, result: this.updateLayer(s, u, dropFraction, rng) });
+    }
+    for (const { s, result } of pending) {
+      const mask = s.mask as Uint8Array;
+      mask.fill(0);
+      for (let t = 0; t < result.pos.length; t++) mask[result.pos[t]] = 1;
+      if (result.ablated !== null) {
+        s.ablated = result.ablated;
+        s.k = result.report.k;
+      }
+    }
+    return pending.map((p) => p.result);
+  }
+
+  private updateLayer(s: LayerState, u: LayerUpdateInput, dropFraction: number, rng: Rng): LayerUpdateResult {
     switch (this.method) {
       case 'set':
-        return setUpdate(t.weight, mask, dropFraction, rng);
+        return unstructuredResult(s.name, setUpdateSparse(u.view, dropFraction, rng));
       case 'rigl':
-        return riglUpdate(t.weight, t.grad, mask, dropFraction);
-      case 'srigl':
-        return sriglUpdate({
-          weights: t.weight,
-          grad: t.grad,
-          mask,
-          out: s.out,
-          fanIn: s.fanIn,
+        return unstructuredResult(s.name, riglUpdateSparse(u.view, dropFraction));
+      case 'srigl': {
+        const r = sriglUpdateSparse(u.view, {
           budget: s.budget,
           dropFraction,
           ablation: this.ablation,
-          mayAblate: !t.isClassifier,
+          mayAblate: !u.isClassifier,
           gammaSal: this.gammaSal,
         });
+        return { name: s.name, pos: r.pos, grown: r.grown, dropped: r.dropped, ablated: r.ablated, report: sriglReport(s.name, r.stats, r.grown.length, r.dropped.length) };
+      }
       default:
         throw new Error(`method '${this.method}' has no masked layers to update`);
     }
@@ -353,17 +415,39 @@ function zeroAblated(s: LayerState, a: Float32Array, what: string): void {
   for (let r = 0; r < s.out; r++) if (s.ablated[r]) a[r] = 0;
 }
 
-function report(name: string, r: UnstructuredUpdate | SriglUpdate): LayerUpdateReport {
-  const srigl = 'ablated' in r ? r.stats : null;
+function unstructuredResult(name: string, r: SparseUpdateResult & { stats: UnstructuredStats }): LayerUpdateResult {
   return {
     name,
-    nActive: r.stats.nActive,
-    nDrop: r.stats.nDrop,
-    nGrown: r.grown.length,
-    nDropped: r.dropped.length,
-    k: srigl === null ? null : srigl.k,
-    ablatedCount: srigl?.ablatedCount ?? 0,
-    revived: srigl?.revived ?? 0,
-    newlyAblated: srigl?.newlyAblated ?? 0,
+    pos: r.pos,
+    grown: r.grown,
+    dropped: r.dropped,
+    ablated: null,
+    report: { name, nActive: r.stats.nActive, nDrop: r.stats.nDrop, nGrown: r.grown.length, nDropped: r.dropped.length, k: null, ablatedCount: 0, revived: 0, newlyAblated: 0 },
+  };
+}
+
+function sriglReport(name: string, st: SriglStats, nGrown: number, nDropped: number): LayerUpdateReport {
+  return { name, nActive: st.nActive, nDrop: st.nDrop, nGrown, nDropped, k: st.k, ablatedCount: st.ablatedCount, revived: st.revived, newlyAblated: st.newlyAblated };
+}
+
+/** A memory-flat view of dense arrays: the mask's positions, their weights, and gradient rows copied from `grad`. */
+export function denseView(out: number, fanIn: number, mask: Uint8Array, weight: Float32Array, grad: Float32Array | null): SparseLayerView {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) n++;
+  const pos = new Int32Array(n);
+  const values = new Float32Array(n);
+  n = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    pos[n] = i;
+    values[n++] = weight[i];
+  }
+  if (grad !== null && grad.length !== mask.length) throw new RangeError(`update: a grad of length ${grad.length}, expected ${mask.length}`);
+  return {
+    out,
+    fanIn,
+    pos,
+    values,
+    gradRows: grad === null ? undefined : (r0, r1, dst) => dst.set(grad.subarray(r0 * fanIn, r1 * fanIn)),
   };
 }

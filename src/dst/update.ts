@@ -34,3 +34,29 @@ export function checkUpdateInputs(what: string, weights: Float32Array, grad: Flo
   if (!(dropFraction >= 0 && dropFraction <= 1)) throw new RangeError(`${what}: dropFraction must be in [0, 1], got ${dropFraction}`);
   assertBinary(mask, `${what}: mask`);
 }
+
+/**
+ * Moves compact arrays (entry t at position oldPos[t]) to the layout after an update (entry t
+ * at newPos[t]): an entry kept through the update (in both, not dropped) carries its value; a
+ * grown one — a position dropped and regrown too — starts at 0, as `zeroChanged` does densely.
+ * Entries past newPos.length are zeroed up to the old length. Both position lists ascend.
+ */
+export function remapCompact(oldPos: Int32Array, newPos: Int32Array, dropped: Uint32Array, arrays: readonly Float32Array[]): void {
+  const src = new Int32Array(newPos.length);
+  let i = 0;
+  let d = 0;
+  for (let t = 0; t < newPos.length; t++) {
+    const p = newPos[t];
+    while (i < oldPos.length && oldPos[i] < p) i++;
+    while (d < dropped.length && dropped[d] < p) d++;
+    const kept = i < oldPos.length && oldPos[i] === p && !(d < dropped.length && dropped[d] === p);
+    src[t] = kept ? i : -1;
+  }
+  const end = Math.max(oldPos.length, newPos.length);
+  for (const a of arrays) {
+    if (a.length < end) throw new RangeError(`remapCompact: an array of ${a.length} entries for ${end} positions`);
+    const old = a.slice(0, oldPos.length);
+    for (let t = 0; t < newPos.length; t++) a[t] = src[t] < 0 ? 0 : old[src[t]];
+    a.fill(0, newPos.length, end);
+  }
+}

@@ -27,14 +27,15 @@ export interface ModelInfo {
  * `version`, `arch` (the JSON `ModelSpec`), `dataset`, `training`, `metrics` and `sparse` (JSON).
  */
 export function saveModel(path: string, model: Model, info: ModelInfo = {}): void {
-  const tensors: SafeTensor[] = model.stateTensors().map(({ name, tensor }) => ({
-    name,
+  const tensors: SafeTensor[] = model.stateTensors().map((t) => ({
+    name: t.name,
     dtype: 'F32',
-    shape: [...tensor.shape],
-    data: tensor.data,
+    shape: [...t.shape],
+    data: t.data,
   }));
   for (const p of model.parameters()) {
-    if (p.mask) tensors.push({ name: p.name + MASK_SUFFIX, dtype: 'U8', shape: [...p.shape], data: Uint8Array.from(p.mask.data) });
+    const mask = p.denseMask();
+    if (mask) tensors.push({ name: p.name + MASK_SUFFIX, dtype: 'U8', shape: [...p.shape], data: Uint8Array.from(mask) });
   }
   const metadata: Record<string, string> = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, arch: JSON.stringify(model.spec) };
   if (info.dataset !== undefined) metadata.dataset = info.dataset;
@@ -87,7 +88,7 @@ export function loadModel(engine: Engine, input: string | Uint8Array, opts: Load
  */
 function fill(source: string, tensors: Map<string, SafeTensor>, meta: Record<string, string>, model: Model): LoadedModel {
   const spec = model.spec;
-  const expected = new Map(model.stateTensors().map((t) => [t.name, t.tensor]));
+  const expected = new Map(model.stateTensors().map((t) => [t.name, t]));
   const params = new Map(model.parameters().map((p) => [p.name, p]));
   for (const name of tensors.keys()) {
     const isMask = name.endsWith(MASK_SUFFIX) && params.has(name.slice(0, -MASK_SUFFIX.length));
@@ -98,7 +99,7 @@ function fill(source: string, tensors: Map<string, SafeTensor>, meta: Record<str
     if (!t) throw new Error(`${source}: missing tensor "${name}"`);
     checkTensor(source, t, 'F32', tensor.shape);
   }
-  for (const [name, tensor] of expected) tensor.data.set((tensors.get(name) as SafeTensor).data as Float32Array);
+  for (const [name, tensor] of expected) tensor.assign((tensors.get(name) as SafeTensor).data as Float32Array);
   // A mask has its weight's shape (validated), and setMask zeroes the masked weights.
   for (const [name, p] of params) {
     const m = tensors.get(name + MASK_SUFFIX);

@@ -118,29 +118,20 @@ export interface Kernels {
   swapAxes(A: number, B: number, S: number, X: Ptr, Y: Ptr): void;
 
   /*
-   * Sparse training (SRIGL.md §5 layout, in place): the active weights of a layer, listed per
-   * output row in CSR form — rowPtr i32 [rows+1], col i32 (input columns, ascending within a
-   * row) — live in the dense weight W and gradient G, [rows, ld] row-major. Activations are
-   * batch-contiguous: Xᵀ [cols, n], Yᵀ [rows, n]. A row with no entry (an ablated neuron)
-   * contributes nothing. Results do not depend on the thread count.
+   * Sparse training (SRIGL.md §5 layout): the active weights of a layer, listed per output row
+   * in CSR form — rowPtr i32 [rows+1], col i32 (input columns, ascending within a row) — are
+   * stored compact: W[t] and G[t] belong to list entry t. Activations are batch-contiguous:
+   * Xᵀ [cols, n], Yᵀ [rows, n]. A row with no entry (an ablated neuron) contributes nothing.
+   * Results do not depend on the thread count.
    */
-  /** Yᵀ[j, :] = Σ_{t ∈ [rowPtr[j], rowPtr[j+1])} W[j·ld + col[t]] · Xᵀ[col[t], :] for j < rows (overwritten). */
-  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, xT: Ptr, yT: Ptr): void;
-  /** G[j·ld + col[t]] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b] for every active weight; other entries of G are untouched. */
-  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, ld: number, dyT: Ptr, xT: Ptr): void;
+  /** Yᵀ[j, :] = Σ_{t ∈ [rowPtr[j], rowPtr[j+1])} W[t] · Xᵀ[col[t], :] for j < rows (overwritten). */
+  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, xT: Ptr, yT: Ptr): void;
+  /** G[t] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b] for every list entry t of every row j (G[0..rowPtr[rows]) overwritten). */
+  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, dyT: Ptr, xT: Ptr): void;
   /**
    * dXᵀ[i, :] = Σ_{e ∈ [colPtr[i], colPtr[i+1])} W[wPos[e]] · dYᵀ[rowIdx[e], :] for i < cols
    * (overwritten): the same active weights listed per input column (CSC: rowIdx i32 ascending
-   * within a column, wPos i32 the weight's element index in W), built once per topology.
+   * within a column, wPos i32 the weight's index t in the compact W), built once per topology.
    */
   sparseColsInputGrad(cols: number, n: number, colPtr: Ptr, rowIdx: Ptr, wPos: Ptr, W: Ptr, dyT: Ptr, dxT: Ptr): void;
-  /** Σ X[pos[q]]² over q < count (pos i32 element indices); non-finite when a listed element is. */
-  sumSquaresAt(count: number, pos: Ptr, X: Ptr): number;
-  /** sgdStep at the element indices pos[0..count) (i32) of W, G and M only, the same arithmetic per element. */
-  sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
-  /** adamwStep at the element indices pos[0..count) (i32) only, the same arithmetic per element. */
-  adamwStepAt(
-    count: number, pos: Ptr, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, bc1: number, bc2: number,
-  ): void;
 }

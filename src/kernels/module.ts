@@ -48,12 +48,9 @@ export interface KernelExports {
   col2im_batch_f32(B: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, col: number, dx: number): void;
   swap_axes_f32(A: number, B: number, S: number, x: number, y: number): void;
   transpose_f32(rows: number, cols: number, src: number, dst: number): void;
-  sparse_rows_forward_f32(r0: number, r1: number, n: number, rowPtr: number, col: number, W: number, ld: number, xT: number, yT: number): void;
-  sparse_rows_weight_grad_f32(r0: number, r1: number, n: number, rowPtr: number, col: number, G: number, ld: number, dyT: number, xT: number): void;
+  sparse_rows_forward_f32(r0: number, r1: number, n: number, rowPtr: number, col: number, W: number, xT: number, yT: number): void;
+  sparse_rows_weight_grad_f32(r0: number, r1: number, n: number, rowPtr: number, col: number, G: number, dyT: number, xT: number): void;
   sparse_cols_input_grad_f32(i0: number, i1: number, n: number, colPtr: number, rowIdx: number, wPos: number, W: number, dyT: number, dxT: number): void;
-  sum_squares_at_f32(count: number, pos: number, x: number): number;
-  sgd_step_at_f32(count: number, pos: number, w: number, g: number, m: number, lr: number, mu: number, wd: number, nesterov: number): void;
-  adamw_step_at_f32(count: number, pos: number, w: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
 }
 
 /**

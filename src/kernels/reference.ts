@@ -325,25 +325,25 @@ export class ReferenceKernels implements Kernels {
     for (let i = 0; i < A; i++) for (let j = 0; j < B; j++) for (let s = 0; s < S; s++) h[y + (j * A + i) * S + s] = h[x + (i * B + j) * S + s];
   }
 
-  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, xT: Ptr, yT: Ptr): void {
+  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, xT: Ptr, yT: Ptr): void {
     const h = this.f(), ix = this.i(), rp = rowPtr >> 2, cp = col >> 2, w = W >> 2, x = xT >> 2, y = yT >> 2;
     for (let j = 0; j < rows; j++) {
       for (let b = 0; b < n; b++) {
         let s = 0;
-        for (let t = ix[rp + j]; t < ix[rp + j + 1]; t++) s += h[w + j * ld + ix[cp + t]] * h[x + ix[cp + t] * n + b];
+        for (let t = ix[rp + j]; t < ix[rp + j + 1]; t++) s += h[w + t] * h[x + ix[cp + t] * n + b];
         h[y + j * n + b] = s;
       }
     }
   }
 
-  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, ld: number, dyT: Ptr, xT: Ptr): void {
+  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, dyT: Ptr, xT: Ptr): void {
     const h = this.f(), ix = this.i(), rp = rowPtr >> 2, cp = col >> 2, g = G >> 2, dy = dyT >> 2, x = xT >> 2;
     for (let j = 0; j < rows; j++) {
       for (let t = ix[rp + j]; t < ix[rp + j + 1]; t++) {
         const c = ix[cp + t];
         let s = 0;
         for (let b = 0; b < n; b++) s += h[dy + j * n + b] * h[x + c * n + b];
-        h[g + j * ld + c] = s;
+        h[g + t] = s;
       }
     }
   }
@@ -356,32 +356,6 @@ export class ReferenceKernels implements Kernels {
         for (let e = ix[cp + i]; e < ix[cp + i + 1]; e++) s += h[w + ix[wp + e]] * h[dy + ix[ri + e] * n + b];
         h[dx + i * n + b] = s;
       }
-    }
-  }
-
-  sumSquaresAt(count: number, pos: Ptr, X: Ptr): number {
-    const h = this.f(), ix = this.i(), p = pos >> 2, x = X >> 2;
-    let s = 0;
-    for (let q = 0; q < count; q++) s += Math.fround(h[x + ix[p + q]] * h[x + ix[p + q]]);
-    return s;
-  }
-
-  sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void {
-    const ix = this.i(), p = pos >> 2;
-    for (let q = 0; q < count; q++) {
-      const i = ix[p + q] * 4;
-      this.sgdStep(1, W + i, G + i, M + i, lr, momentum, weightDecay, nesterov);
-    }
-  }
-
-  adamwStepAt(
-    count: number, pos: Ptr, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, bc1: number, bc2: number,
-  ): void {
-    const ix = this.i(), p = pos >> 2;
-    for (let q = 0; q < count; q++) {
-      const i = ix[p + q] * 4;
-      this.adamwStep(1, W + i, G + i, m + i, v + i, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
   }
 }

@@ -57,9 +57,6 @@ const OPS: readonly { op: KernelOp; base: string; threaded: boolean }[] = [
   { op: 'sparseRowsForward', base: 'sparse_rows_forward_f32', threaded: true },
   { op: 'sparseRowsWeightGrad', base: 'sparse_rows_weight_grad_f32', threaded: true },
   { op: 'sparseColsInputGrad', base: 'sparse_cols_input_grad_f32', threaded: true },
-  { op: 'sumSquaresAt', base: 'sum_squares_at_f32', threaded: false },
-  { op: 'sgdStepAt', base: 'sgd_step_at_f32', threaded: false },
-  { op: 'adamwStepAt', base: 'adamw_step_at_f32', threaded: false },
 ];
 
 const ISAS: readonly Isa[] = ['scalar', 'simd128', 'relaxed'];

@@ -160,31 +160,19 @@ export class WasmKernels implements Kernels {
     return this.pool && this.pool.worthSplitting(macs) ? this.pool : null;
   }
 
-  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, ld: number, xT: Ptr, yT: Ptr): void {
+  sparseRowsForward(rows: number, n: number, rowPtr: Ptr, col: Ptr, W: Ptr, xT: Ptr, yT: Ptr): void {
     const pool = rows > 1 ? this.split(this.nnzOf(rowPtr, rows) * n) : null;
-    if (pool) pool.rows('sparse_rows_forward_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, W, ld, xT, yT]);
-    else this.k.sparse_rows_forward_f32(0, rows, n, rowPtr, col, W, ld, xT, yT);
+    if (pool) pool.rows('sparse_rows_forward_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, W, xT, yT]);
+    else this.k.sparse_rows_forward_f32(0, rows, n, rowPtr, col, W, xT, yT);
   }
-  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, ld: number, dyT: Ptr, xT: Ptr): void {
+  sparseRowsWeightGrad(rows: number, n: number, rowPtr: Ptr, col: Ptr, G: Ptr, dyT: Ptr, xT: Ptr): void {
     const pool = rows > 1 ? this.split(this.nnzOf(rowPtr, rows) * n) : null;
-    if (pool) pool.rows('sparse_rows_weight_grad_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, G, ld, dyT, xT]);
-    else this.k.sparse_rows_weight_grad_f32(0, rows, n, rowPtr, col, G, ld, dyT, xT);
+    if (pool) pool.rows('sparse_rows_weight_grad_f32', 0, rows, Math.ceil(rows / (8 * pool.threads)), [n, rowPtr, col, G, dyT, xT]);
+    else this.k.sparse_rows_weight_grad_f32(0, rows, n, rowPtr, col, G, dyT, xT);
   }
   sparseColsInputGrad(cols: number, n: number, colPtr: Ptr, rowIdx: Ptr, wPos: Ptr, W: Ptr, dyT: Ptr, dxT: Ptr): void {
     const pool = cols > 1 ? this.split(this.nnzOf(colPtr, cols) * n) : null;
     if (pool) pool.rows('sparse_cols_input_grad_f32', 0, cols, Math.ceil(cols / (8 * pool.threads)), [n, colPtr, rowIdx, wPos, W, dyT, dxT]);
     else this.k.sparse_cols_input_grad_f32(0, cols, n, colPtr, rowIdx, wPos, W, dyT, dxT);
-  }
-  sumSquaresAt(count: number, pos: Ptr, X: Ptr): number {
-    return this.k.sum_squares_at_f32(count, pos, X);
-  }
-  sgdStepAt(count: number, pos: Ptr, W: Ptr, G: Ptr, M: Ptr, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void {
-    this.k.sgd_step_at_f32(count, pos, W, G, M, lr, momentum, weightDecay, nesterov ? 1 : 0);
-  }
-  adamwStepAt(
-    count: number, pos: Ptr, W: Ptr, G: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, bc1: number, bc2: number,
-  ): void {
-    this.k.adamw_step_at_f32(count, pos, W, G, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
   }
 }

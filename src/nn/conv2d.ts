@@ -5,7 +5,7 @@ import { Param } from '../tensor/param.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { NamedTensor } from '../tensor/tensor.js';
 import { joinName, type BuildContext, type Layer, type SparseComputeLayer, type SparsifiableLayer } from './layer.js';
-import { maskCount, SparseLists } from './sparse-lists.js';
+import { chunkScratch, maskCount, SparseLists } from './sparse-lists.js';
 
 /** Options for `Conv2d` (square kernels). */
 export interface Conv2dOptions {
@@ -88,6 +88,8 @@ export class Conv2d implements Layer, SparseComputeLayer {
   private readonly heap: WasmHeap;
   private lists: SparseLists | null = null;
   private sparseOn = false;
+  /** The dense weight gradient of a sparse backward run with weight.denseGrad, until the update has read it. */
+  private keptDenseGrad: Float32Array | null = null;
 
   constructor(ctx: BuildContext, readonly name: string, inShape: readonly number[], opts: Conv2dOptions, inputGrad: boolean) {
     if (inShape.length !== 3) throw new Error(`${name}: Conv2d expects [C, H, W] input, got [${inShape.join(', ')}]`);
@@ -106,7 +108,10 @@ export class Conv2d implements Layer, SparseComputeLayer {
     this.ohw = oh * ow;
     this.fanIn = this.cin * this.ks * this.ks;
     this.weight = new Param(heap, joinName(name, 'weight'), [this.cout, this.cin, this.ks, this.ks], true);
-    kaimingUniformA5(this.weight.value.data, this.fanIn, ctx.rng);
+    // Deferred: a weight that goes compact (sparse compute) before its first use never exists dense.
+    const wRng = ctx.rng.clone();
+    ctx.rng.skip(this.weight.size);
+    this.weight.deferInit((d) => kaimingUniformA5(d, this.fanIn, wRng));
     this.bias = opts.bias === false ? null : new Param(heap, joinName(name, 'bias'), [this.cout], false);
     if (this.bias) biasInit(this.bias.value.data, this.fanIn, ctx.rng);
     this.y = Tensor.zeros(heap, [ctx.maxBatch, this.cout, oh, ow]);
@@ -119,18 +124,35 @@ export class Conv2d implements Layer, SparseComputeLayer {
     return this.sparseOn;
   }
 
-  setSparseCompute(mask: ArrayLike<number> | null, capacity: number): void {
+  setSparseCompute(mask: ArrayLike<number> | null, capacity: number, keepValues = true): void {
     if (mask === null) {
       this.sparseOn = false;
-      this.weight.active = null;
+      this.weight.toDense();
       return;
     }
     const nnz = maskCount(mask);
     // Once per layer in practice: capacity is the layer's budget, which no topology exceeds.
     if (this.lists === null || this.lists.capacity < nnz) this.lists = new SparseLists(this.heap, this.cout, this.fanIn, Math.max(capacity, nnz, 1));
     this.lists.build(mask, this.name);
-    this.weight.active = { count: this.lists.count, pos: this.lists.pos };
+    this.weight.toCompact(this.lists.capacity, this.lists, keepValues);
     this.sparseOn = true;
+  }
+
+  denseGradRows(r0: number, r1: number, dst: Float32Array): void {
+    const { fanIn, cout } = this;
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 < r1 && r1 <= cout)) throw new RangeError(`${this.name}: gradient rows [${r0}, ${r1}) out of [0, ${cout})`);
+    const src = this.sparseOn ? this.keptDenseGrad : this.weight.grad.data;
+    if (src === null) {
+      throw new Error(
+        `${this.name}: a topology update needs the dense gradient, but the last backward computed the active weights' only: ` +
+          "set weight.denseGrad before that step's forward pass (the sparse hooks' beforeStep does; train() calls it), or use compute: 'dense'",
+      );
+    }
+    dst.set(src.subarray(r0 * fanIn, r1 * fanIn));
+  }
+
+  releaseDenseGrad(): void {
+    this.keptDenseGrad = null;
   }
 
   forward(x: Ptr, n: number): Ptr {
@@ -140,7 +162,7 @@ export class Conv2d implements Layer, SparseComputeLayer {
     // For one image the channel-major output already is NCHW.
     const out = n === 1 ? this.y.ptr : this.scratch.out;
     const L = this.sparseOn ? (this.lists as SparseLists) : null;
-    if (L) k.sparseRowsForward(cout, n * ohw, L.rowPtr, L.col, this.weight.value.ptr, this.fanIn, col, out);
+    if (L) k.sparseRowsForward(cout, n * ohw, L.rowPtr, L.col, this.weight.value.ptr, col, out);
     else k.gemmNN(cout, n * ohw, this.fanIn, this.weight.value.ptr, col, out, false);
     if (n > 1) k.swapAxes(cout, n, ohw, out, this.y.ptr);
     if (this.bias) k.addBiasChannels(n, cout, ohw, this.y.ptr, this.bias.value.ptr);
@@ -157,9 +179,19 @@ export class Conv2d implements Layer, SparseComputeLayer {
     }
     const col = this.columns(this.x, n);
     const L = this.sparseOn ? (this.lists as SparseLists) : null;
-    // Sparse: the gradient at the active weights only, unless a topology update asks for all of it.
-    if (L && !this.weight.denseGrad) k.sparseRowsWeightGrad(cout, n * ohw, L.rowPtr, L.col, this.weight.grad.ptr, fanIn, dyT, col);
-    else k.gemmNT(cout, fanIn, n * ohw, dyT, col, this.weight.grad.ptr, false);
+    // Sparse: the gradient at the active weights; when a topology update asks for all of it, that
+    // too, kept outside the wasm heap until the update has read it (the columns are gone by then).
+    if (L) {
+      k.sparseRowsWeightGrad(cout, n * ohw, L.rowPtr, L.col, this.weight.grad.ptr, dyT, col);
+      this.keptDenseGrad = null;
+      if (this.weight.denseGrad) {
+        const tmp = chunkScratch(this.heap, cout * fanIn);
+        k.gemmNT(cout, fanIn, n * ohw, dyT, col, tmp, false);
+        this.keptDenseGrad = this.heap.f32(tmp, cout * fanIn).slice();
+      }
+    } else {
+      k.gemmNT(cout, fanIn, n * ohw, dyT, col, this.weight.grad.ptr, false);
+    }
     this.weight.gradIsDense = L === null || this.weight.denseGrad;
     if (!this.dx) return 0;
     // The columns are spent: their buffer takes the column gradient.

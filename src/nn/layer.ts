@@ -38,14 +38,25 @@ export interface SparsifiableLayer {
 /** A layer that can train at sparse cost: forward and backward over its active weights only. */
 export interface SparseComputeLayer {
   /**
-   * From now on computes with the active weights of `mask` (0/1, [out, fanIn]) only, and sets
-   * `weight.active` to them; null goes back to dense GEMMs over the masked weights. Call again
-   * whenever the mask changes. `capacity` is the most active weights the layer will hold (its
-   * budget), so buffers are allocated once.
+   * From now on computes with the active weights of `mask` (0/1, [out, fanIn]) only, its weight
+   * stored compact (`Param.toCompact`: no dense weight or gradient); null goes back to dense
+   * GEMMs. Call again whenever the mask changes: the lists are rebuilt, and the compact values
+   * keep their old layout for the caller to remap. `capacity` is the most active weights the
+   * layer will hold (its budget), so buffers are allocated once. With `keepValues` a param not
+   * yet compact carries its dense values over; without, its entries start at 0.
    */
-  setSparseCompute(mask: ArrayLike<number> | null, capacity: number): void;
+  setSparseCompute(mask: ArrayLike<number> | null, capacity: number, keepValues?: boolean): void;
   /** Whether forward and backward currently run sparse. */
   readonly sparse: boolean;
+  /**
+   * Writes rows [r0, r1) of the dense weight gradient of the last backward into dst (row-major,
+   * (r1 − r0)·fanIn floats), for a topology update: computed on demand from the saved
+   * activations (Linear) or kept from a backward that ran with `weight.denseGrad` (Conv2d).
+   * Valid until the next forward.
+   */
+  denseGradRows(r0: number, r1: number, dst: Float32Array): void;
+  /** Drops whatever `denseGradRows` kept (after the update that read it). */
+  releaseDenseGrad(): void;
 }
 
 /**

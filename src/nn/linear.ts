@@ -5,7 +5,7 @@ import { Tensor, shapeSize } from '../tensor/tensor.js';
 import type { NamedTensor } from '../tensor/tensor.js';
 import type { WasmHeap } from '../kernels/memory.js';
 import { joinName, type BuildContext, type Layer, type SparseComputeLayer, type SparsifiableLayer } from './layer.js';
-import { maskCount, SparseLists } from './sparse-lists.js';
+import { chunkScratch, maskCount, SparseLists } from './sparse-lists.js';
 
 /** Buffers of a Linear layer's sparse compute, allocated on first use. */
 interface SparseBuffers {
@@ -42,6 +42,8 @@ export class Linear implements Layer, SparseComputeLayer {
   private readonly maxBatch: number;
   private sp: SparseBuffers | null = null;
   private sparseOn = false;
+  /** Batch size of the last backward (its dYᵀ and input are what denseGradRows multiplies). */
+  private lastN = 0;
 
   constructor(ctx: BuildContext, readonly name: string, inShape: readonly number[], opts: LinearOptions, inputGrad: boolean) {
     const heap = ctx.engine.heap;
@@ -52,7 +54,10 @@ export class Linear implements Layer, SparseComputeLayer {
     this.out = opts.out;
     this.outShape = [this.out];
     this.weight = new Param(heap, joinName(name, 'weight'), [this.out, this.in], true);
-    kaimingUniformA5(this.weight.value.data, this.in, ctx.rng);
+    // Deferred: a weight that goes compact (sparse compute) before its first use never exists dense.
+    const wRng = ctx.rng.clone();
+    ctx.rng.skip(this.weight.size);
+    this.weight.deferInit((d) => kaimingUniformA5(d, this.in, wRng));
     this.bias = opts.bias === false ? null : new Param(heap, joinName(name, 'bias'), [this.out], false);
     if (this.bias) biasInit(this.bias.value.data, this.in, ctx.rng);
     this.y = Tensor.zeros(heap, [ctx.maxBatch, this.out]);
@@ -63,10 +68,10 @@ export class Linear implements Layer, SparseComputeLayer {
     return this.sparseOn;
   }
 
-  setSparseCompute(mask: ArrayLike<number> | null, capacity: number): void {
+  setSparseCompute(mask: ArrayLike<number> | null, capacity: number, keepValues = true): void {
     if (mask === null) {
       this.sparseOn = false;
-      this.weight.active = null;
+      this.weight.toDense();
       return;
     }
     const { out, in: inF } = this;
@@ -81,9 +86,26 @@ export class Linear implements Layer, SparseComputeLayer {
     }
     const lists = this.sp.lists;
     lists.build(mask, this.name);
-    this.weight.active = { count: lists.count, pos: lists.pos };
+    this.weight.toCompact(lists.capacity, lists, keepValues);
     this.sparseOn = true;
   }
+
+  denseGradRows(r0: number, r1: number, dst: Float32Array): void {
+    const len = (r1 - r0) * this.in;
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 < r1 && r1 <= this.out)) throw new RangeError(`${this.name}: gradient rows [${r0}, ${r1}) out of [0, ${this.out})`);
+    if (!this.sparseOn) {
+      dst.set(this.weight.grad.data.subarray(r0 * this.in, r1 * this.in));
+      return;
+    }
+    if (this.lastN === 0) throw new Error(`${this.name}: no backward has run, so there is no gradient to read`);
+    const sp = this.sp as SparseBuffers;
+    const tmp = chunkScratch(this.heap, len);
+    // dW[r0:r1, :] = dYᵀ[r0:r1, :] · X, from the buffers the last backward left.
+    this.k.gemmNN(r1 - r0, this.in, this.lastN, sp.dyT + r0 * this.lastN * 4, this.x, tmp, false);
+    dst.set(this.heap.f32(tmp, len));
+  }
+
+  releaseDenseGrad(): void {}
 
   forward(x: Ptr, n: number): Ptr {
     this.x = x;
@@ -91,7 +113,7 @@ export class Linear implements Layer, SparseComputeLayer {
     if (this.sparseOn) {
       const sp = this.sp as SparseBuffers;
       k.swapAxes(n, this.in, 1, x, sp.xT);
-      k.sparseRowsForward(this.out, n, sp.lists.rowPtr, sp.lists.col, this.weight.value.ptr, this.in, sp.xT, sp.yT);
+      k.sparseRowsForward(this.out, n, sp.lists.rowPtr, sp.lists.col, this.weight.value.ptr, sp.xT, sp.yT);
       k.swapAxes(this.out, n, 1, sp.yT, this.y.ptr);
     } else {
       k.gemmNT(n, this.out, this.in, x, this.weight.value.ptr, this.y.ptr, false);
@@ -111,20 +133,16 @@ export class Linear implements Layer, SparseComputeLayer {
     return this.dx.ptr;
   }
 
-  /**
-   * The weight gradient at the active weights only (every element when `weight.denseGrad` asks
-   * for it: a topology update grows from it) and the input gradient through the active weights.
-   */
+  /** The weight gradient at the active weights and the input gradient through them. */
   private sparseBackward(dy: Ptr, n: number, sp: SparseBuffers): Ptr {
     const k = this.k;
-    const W = this.weight.value.ptr, G = this.weight.grad.ptr;
     k.swapAxes(n, this.out, 1, dy, sp.dyT);
-    if (this.weight.denseGrad) k.gemmTN(this.out, this.in, n, dy, this.x, G, false);
-    else k.sparseRowsWeightGrad(this.out, n, sp.lists.rowPtr, sp.lists.col, G, this.in, sp.dyT, sp.xT);
-    this.weight.gradIsDense = this.weight.denseGrad;
+    k.sparseRowsWeightGrad(this.out, n, sp.lists.rowPtr, sp.lists.col, this.weight.grad.ptr, sp.dyT, sp.xT);
+    this.weight.gradIsDense = false;
+    this.lastN = n;
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;
-    k.sparseColsInputGrad(this.in, n, sp.lists.colPtr, sp.lists.rowIdx, sp.lists.wPos, W, sp.dyT, sp.dxT);
+    k.sparseColsInputGrad(this.in, n, sp.lists.colPtr, sp.lists.rowIdx, sp.lists.wPos, this.weight.value.ptr, sp.dyT, sp.dxT);
     k.swapAxes(this.in, n, 1, sp.dxT, this.dx.ptr);
     return this.dx.ptr;
   }

@@ -3,6 +3,17 @@ import type { Engine } from '../kernels/engine.js';
 import type { Param } from '../tensor/param.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor, shapeSize, type NamedTensor } from '../tensor/tensor.js';
+
+/** One tensor of a model's saved state (see `Model.stateTensors`). */
+export interface StateTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** The values, dense [shape]. */
+  readonly data: Float32Array;
+  /** Sets the values from a dense [shape] array. */
+  assign(src: Float32Array): void;
+}
 import { Flatten, GlobalAvgPool, MaxPool2d, ReLU } from './activations.js';
 import { BatchNorm2d } from './batchnorm.js';
 import { Conv2d } from './conv2d.js';
@@ -162,9 +173,29 @@ export class Model {
     return this.net.buffers();
   }
 
-  /** Everything a model file holds: params then buffers, by name. */
-  stateTensors(): NamedTensor[] {
-    return [...this.parameters().map((p) => ({ name: p.name, tensor: p.value })), ...this.buffers()];
+  /**
+   * Everything a model file holds, params then buffers, by name, in their dense shapes. `data`
+   * is read when asked for: a live view of dense storage, or a new array built from a compact
+   * param; `assign` writes values back (into a param not used yet, without allocating it).
+   */
+  stateTensors(): StateTensor[] {
+    const params = this.parameters().map((p): StateTensor => ({
+      name: p.name,
+      shape: p.shape,
+      size: p.size,
+      get data() {
+        return p.denseValues();
+      },
+      assign: (src) => p.assign(src),
+    }));
+    const buffers = this.buffers().map(({ name, tensor }): StateTensor => ({
+      name,
+      shape: tensor.shape,
+      size: tensor.size,
+      data: tensor.data,
+      assign: (src) => tensor.data.set(src),
+    }));
+    return [...params, ...buffers];
   }
 
   /** Linear/Conv2d weights in forward order, first and classifier flagged. */

@@ -42,7 +42,25 @@ export function randomMask(numel: number, budget: number, rng: Rng): Uint8Array 
   // Draw the smaller of the two sets so a dense-ish mask costs no more than a sparse one.
   const drawOnes = budget <= numel - budget;
   const draws = drawOnes ? budget : numel - budget;
-  const mask = new Uint8Array(numel).fill(drawOnes ? 0 : 1);
+  const value = drawOnes ? 1 : 0;
+  const mask = new Uint8Array(numel).fill(1 - value);
+  // A partial Fisher–Yates over the identity permutation of 0..numel−1; entry i after step i is
+  // the i-th drawn position. Sparse draws store only the entries the shuffle has moved (a Map,
+  // O(draws) memory). A Map entry costs about 30 bytes against 4 per position for the whole
+  // permutation, and V8 caps a Map at 2^24 entries, so from numel/16 draws on the permutation is
+  // stored outright. Both walk the same permutation, so the mask depends only on the rng.
+  if (draws * 16 <= numel) {
+    const moved = new Map<number, number>();
+    for (let i = 0; i < draws; i++) {
+      const j = i + rng.int(numel - i);
+      const drawn = moved.get(j) ?? j;
+      // Slot i is never read again; slot j takes what slot i held.
+      if (j !== i) moved.set(j, moved.get(i) ?? i);
+      moved.delete(i);
+      mask[drawn] = value;
+    }
+    return mask;
+  }
   const perm = new Uint32Array(numel);
   for (let i = 0; i < numel; i++) perm[i] = i;
   for (let i = 0; i < draws; i++) {
@@ -50,7 +68,7 @@ export function randomMask(numel: number, budget: number, rng: Rng): Uint8Array 
     const t = perm[i];
     perm[i] = perm[j];
     perm[j] = t;
-    mask[perm[i]] = drawOnes ? 1 : 0;
+    mask[perm[i]] = value;
   }
   return mask;
 }

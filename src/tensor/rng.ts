@@ -87,6 +87,18 @@ export class Rng {
     return child;
   }
 
+  /** A generator in the same state: it draws the numbers this one would draw next. */
+  clone(): Rng {
+    const c = new Rng(0);
+    c.setState(this.getState());
+    return c;
+  }
+
+  /** Advances by `n` u32 draws (as n calls of uniform()) without producing them. */
+  skip(n: number): void {
+    for (let i = 0; i < n; i++) this.nextU32();
+  }
+
   /** The full state, for checkpoints. */
   getState(): number[] {
     return [this.s0, this.s1, this.s2, this.s3, this.spare === null ? NaN : this.spare];

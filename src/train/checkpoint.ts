@@ -67,7 +67,7 @@ const OPTIM = 'optim/';
 const EXTRA = 'extra/';
 
 /**
- * Captures the training state. Tensors are views of live memory (no copies): write them out
+ * Captures the training state. Tensors are views of live memory (copies for compact params): write them out
  * before the next step. `extraTensors` are stored under `extra/<name>`.
  */
 export function captureTrainState(
@@ -77,10 +77,12 @@ export function captureTrainState(
   extraTensors: readonly CheckpointTensor[] = [],
 ): CapturedTrainState {
   const { model, optimizer } = parts;
-  const tensors: CheckpointTensor[] = model.stateTensors().map(({ name, tensor }) => ({ name: MODEL + name, dtype: 'F32', shape: [...tensor.shape], data: tensor.data }));
+  const tensors: CheckpointTensor[] = model.stateTensors().map((t) => ({ name: MODEL + t.name, dtype: 'F32', shape: [...t.shape], data: t.data }));
   for (const p of model.parameters()) {
-    if (p.mask) tensors.push({ name: MASK + p.name, dtype: 'U8', shape: [...p.shape], data: Uint8Array.from(p.mask.data) });
-    optimizer.state(p).forEach((t, i) => tensors.push({ name: `${OPTIM}${p.name}/${i}`, dtype: 'F32', shape: [...t.shape], data: t.data }));
+    const mask = p.denseMask();
+    if (mask) tensors.push({ name: MASK + p.name, dtype: 'U8', shape: [...p.shape], data: Uint8Array.from(mask) });
+    // A compact param's state is saved dense, so a checkpoint resumes under either compute mode.
+    optimizer.state(p).forEach((t, i) => tensors.push({ name: `${OPTIM}${p.name}/${i}`, dtype: 'F32', shape: [...p.shape], data: p.compact ? p.scatter(t.data) : t.data }));
   }
   for (const t of extraTensors) tensors.push({ ...t, name: EXTRA + t.name });
   const rngs: Record<string, (number | null)[]> = {};
@@ -118,7 +120,7 @@ export function restoreTrainState(
     fail(`optimizer options ${JSON.stringify(state.optimizer?.options)} differ from this run's ${JSON.stringify(optimizer.options)}`);
   }
   if (!Number.isSafeInteger(state.optimizer.steps) || state.optimizer.steps < 0) fail(`optimizer steps ${state.optimizer.steps} is not a count`);
-  const writes: [Float32Array, Float32Array][] = [];
+  const writes: (() => void)[] = [];
   const expectF32 = (name: string, shape: readonly number[]): Float32Array => {
     const t = byName.get(name);
     if (t === undefined) return fail(`tensor "${name}" is missing`);
@@ -127,18 +129,27 @@ export function restoreTrainState(
     byName.delete(name);
     return t.data;
   };
-  for (const { name, tensor } of model.stateTensors()) writes.push([tensor.data, expectF32(MODEL + name, tensor.shape)]);
+  for (const t of model.stateTensors()) {
+    const src = expectF32(MODEL + t.name, t.shape);
+    writes.push(() => t.assign(src));
+  }
   const masks: [Param, Uint8Array][] = [];
   for (const p of model.parameters()) {
-    optimizer.state(p).forEach((t, i) => writes.push([t.data, expectF32(`${OPTIM}${p.name}/${i}`, t.shape)]));
+    optimizer.state(p).forEach((t, i) => {
+      const src = expectF32(`${OPTIM}${p.name}/${i}`, p.shape);
+      writes.push(() => (p.compact ? p.gather(src, t.data) : t.data.set(src)));
+    });
     const m = byName.get(MASK + p.name);
+    const own = p.denseMask();
     if (m === undefined) {
-      if (p.mask) fail(`the model masks "${p.name}" but the checkpoint has no mask for it`);
+      if (own) fail(`the model masks "${p.name}" but the checkpoint has no mask for it`);
       continue;
     }
     byName.delete(m.name);
     if (m.dtype !== 'U8' || m.data.length !== p.size || m.data.some((v) => v > 1)) fail(`mask "${p.name}" is not a 0/1 U8 tensor of ${p.size} elements`);
-    masks.push([p, m.data as Uint8Array]);
+    // A compact param's mask is its sparse topology's, restored before: the two must agree.
+    if (p.compact && own && (own as Uint8Array).some((v, i) => v !== m.data[i])) fail(`mask "${p.name}" differs from the restored sparse topology`);
+    if (!p.compact) masks.push([p, m.data as Uint8Array]);
   }
   const extraTensors = new Map<string, CheckpointTensor>();
   for (const [name, t] of byName) {
@@ -149,7 +160,7 @@ export function restoreTrainState(
   for (const [name] of rngs) if (!Array.isArray(state.rngs?.[name])) fail(`no state for RNG "${name}"`);
   if (parts.data && state.data === null) fail('no data-order position');
 
-  for (const [dst, src] of writes) dst.set(src);
+  for (const write of writes) write();
   for (const [p, m] of masks) p.setMask(m);
   optimizer.steps = state.optimizer.steps;
   for (const [name, rng] of rngs) rng.setState(state.rngs[name].map((v) => (v === null ? NaN : v)));

@@ -35,26 +35,21 @@ export function layerOf(paramName: string): string {
  * Scans params in model order (values, then gradients when `grads`) and returns an error naming
  * the first layer with a non-finite value, or null when all are finite.
  */
-/** The first non-finite element among the listed positions of `a`, or -1. */
-function firstNonFiniteAt(a: Float32Array, pos: Int32Array): number {
-  for (let q = 0; q < pos.length; q++) if (a[pos[q]] - a[pos[q]] !== 0) return pos[q];
-  return -1;
-}
-
 export function checkFinite(params: readonly Param[], step: number, grads = false, kernels?: Kernels): NonFiniteError | null {
   for (const p of params) {
-    // A sparse-compute param changes only at its active elements (the rest are exactly 0).
-    const active = p.active && !p.denseGrad ? p.active : null;
+    // A compact param (sparse compute) stores its active elements only: its first `count`.
+    const count = p.count;
     for (const [what, t] of grads ? ([['value', p.value], ['gradient', p.grad]] as const) : ([['value', p.value]] as const)) {
       // The kernels' sum of squares is finite unless an element is not (or squares overflow f32):
       // a fast test that leaves the scan for the rare tensor that fails it.
-      if (kernels && Number.isFinite(active ? kernels.sumSquaresAt(active.count, active.pos, t.ptr) : kernels.sumSquares(t.size, t.ptr))) continue;
-      const i = active ? firstNonFiniteAt(t.data, p.value.heap.i32(active.pos, active.count)) : firstNonFinite(t.data);
+      if (kernels && Number.isFinite(kernels.sumSquares(count, t.ptr))) continue;
+      const at = firstNonFinite(t.data.subarray(0, count));
+      const i = at < 0 || p.compact === null ? at : p.compact.pos[at];
       if (i >= 0) {
         const layer = layerOf(p.name);
         const tensor = what === 'value' ? p.name : `${p.name}.grad`;
         return new NonFiniteError(
-          `training diverged at step ${step}: layer "${layer}" holds a non-finite ${what} (${tensor}[${i}] = ${t.data[i]}); stopped before it reached a checkpoint — try a lower learning rate or --clip-norm`,
+          `training diverged at step ${step}: layer "${layer}" holds a non-finite ${what} (${tensor}[${i}] = ${t.data[at]}); stopped before it reached a checkpoint — try a lower learning rate or --clip-norm`,
           layer, tensor, step,
         );
       }

@@ -32,14 +32,15 @@ export type OptimizerOptions = SgdOptions | AdamWOptions;
 /**
  * Updates every param from its gradient at a given learning rate. After each update a masked
  * param is multiplied by its mask, so masked weights are exactly 0 whatever the update did; a
- * param with an active list (sparse compute) is updated at those elements only.
- * Per-element state (momentum, Adam moments) is exposed so topology updates can zero it where
- * weights regrow.
+ * compact param (sparse compute) holds only its active weights, and its state is compact too.
+ * Per-element state (momentum, Adam moments) is stored like the param's `value` and exposed so
+ * topology updates can zero (or, compact, remap) it where weights change. Create the optimizer
+ * after the params took their final storage (after `SparseTraining.create`/`restore`).
  */
 export interface Optimizer {
   readonly options: Required<SgdOptions> | Required<AdamWOptions>;
   step(lr: number): void;
-  /** The per-element state tensors of `param` (same shape), e.g. [momentum] or [m, v]. */
+  /** The per-element state tensors of `param`, stored like its `value` (dense or compact), e.g. [momentum] or [m, v]. */
   state(param: Param): Tensor[];
   /** Steps taken (Adam's bias correction depends on it; checkpoints save it). */
   steps: number;
@@ -51,6 +52,17 @@ export function createOptimizer(engine: Engine, params: readonly Param[], opts: 
 
 function applyMask(k: Kernels, p: Param): void {
   if (p.mask) k.mul(p.size, p.value.ptr, p.mask.ptr, p.value.ptr);
+}
+
+/** State allocated like the param's storage; a param whose storage changed since cannot be stepped. */
+function stateLike(engine: Engine, p: Param): Tensor {
+  return Tensor.zeros(engine.heap, p.value.shape);
+}
+
+function checkState(p: Param, state: Tensor): void {
+  if (state.size !== p.value.size) {
+    throw new Error(`optimizer: ${p.name} changed storage (${state.size} → ${p.value.size} elements) after the optimizer was created; create it after SparseTraining.create/restore`);
+  }
 }
 
 /** SGD with momentum, PyTorch semantics (dampening 0), optional Nesterov. */
@@ -65,18 +77,15 @@ export class Sgd implements Optimizer {
     this.options = { kind: 'sgd', momentum: opts.momentum ?? 0.9, nesterov: opts.nesterov ?? true, weightDecay: opts.weightDecay ?? 5e-4 };
     this.k = engine.kernels;
     this.params = params;
-    this.momentum = params.map((p) => Tensor.zeros(engine.heap, p.shape));
+    this.momentum = params.map((p) => stateLike(engine, p));
   }
 
   step(lr: number): void {
     const { momentum, nesterov, weightDecay } = this.options;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
-      if (p.active) {
-        this.k.sgdStepAt(p.active.count, p.active.pos, p.value.ptr, p.grad.ptr, this.momentum[i].ptr, lr, momentum, p.decay ? weightDecay : 0, nesterov);
-        continue;
-      }
-      this.k.sgdStep(p.size, p.value.ptr, p.grad.ptr, this.momentum[i].ptr, lr, momentum, p.decay ? weightDecay : 0, nesterov);
+      checkState(p, this.momentum[i]);
+      this.k.sgdStep(p.count, p.value.ptr, p.grad.ptr, this.momentum[i].ptr, lr, momentum, p.decay ? weightDecay : 0, nesterov);
       applyMask(this.k, p);
     }
     this.steps++;
@@ -100,8 +109,8 @@ export class AdamW implements Optimizer {
     this.options = { kind: 'adamw', beta1: opts.beta1 ?? 0.9, beta2: opts.beta2 ?? 0.999, eps: opts.eps ?? 1e-8, weightDecay: opts.weightDecay ?? 0.01 };
     this.k = engine.kernels;
     this.params = params;
-    this.m = params.map((p) => Tensor.zeros(engine.heap, p.shape));
-    this.v = params.map((p) => Tensor.zeros(engine.heap, p.shape));
+    this.m = params.map((p) => stateLike(engine, p));
+    this.v = params.map((p) => stateLike(engine, p));
   }
 
   step(lr: number): void {
@@ -111,11 +120,8 @@ export class AdamW implements Optimizer {
     const bc2 = 1 - beta2 ** t;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
-      if (p.active) {
-        this.k.adamwStepAt(p.active.count, p.active.pos, p.value.ptr, p.grad.ptr, this.m[i].ptr, this.v[i].ptr, lr, beta1, beta2, eps, p.decay ? weightDecay : 0, bc1, bc2);
-        continue;
-      }
-      this.k.adamwStep(p.size, p.value.ptr, p.grad.ptr, this.m[i].ptr, this.v[i].ptr, lr, beta1, beta2, eps, p.decay ? weightDecay : 0, bc1, bc2);
+      checkState(p, this.m[i]);
+      this.k.adamwStep(p.count, p.value.ptr, p.grad.ptr, this.m[i].ptr, this.v[i].ptr, lr, beta1, beta2, eps, p.decay ? weightDecay : 0, bc1, bc2);
       applyMask(this.k, p);
     }
     this.steps = t;
@@ -139,19 +145,19 @@ function indexOf(params: readonly Param[], param: Param): number {
  * need it) and before clipping, so the clip norm counts only live weights.
  */
 export function maskGradients(engine: Engine, params: readonly Param[]): void {
-  // A sparse-compute param's gradient is already 0 off its active list, unless this step computed it dense.
-  for (const p of params) if (p.mask && (!p.active || p.denseGrad)) engine.kernels.mul(p.size, p.grad.ptr, p.mask.ptr, p.grad.ptr);
+  // A compact param has no masked positions to clear.
+  for (const p of params) if (p.mask) engine.kernels.mul(p.size, p.grad.ptr, p.mask.ptr, p.grad.ptr);
 }
 
 /** Scales all gradients so their global L2 norm is at most maxNorm; returns the norm before. */
 export function clipGradNorm(engine: Engine, params: readonly Param[], maxNorm: number): number {
   const k = engine.kernels;
   let sq = 0;
-  for (const p of params) sq += k.sumSquares(p.size, p.grad.ptr);
+  for (const p of params) sq += k.sumSquares(p.count, p.grad.ptr);
   const norm = Math.sqrt(sq);
   if (norm > maxNorm) {
     const s = maxNorm / (norm + 1e-6);
-    for (const p of params) k.scale(p.size, p.grad.ptr, s);
+    for (const p of params) k.scale(p.count, p.grad.ptr, s);
   }
   return norm;
 }

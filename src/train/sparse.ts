@@ -4,10 +4,13 @@
  * the training loop (SRIGL.md §1–§4). The update itself lives in dst/; this file only moves
  * arrays between the model, the optimizer and the topology.
  *
- * At an update step the loop's `afterBackward` hook still sees the dense gradient of every
- * weight (the GEMM backward computes all of it), so that is what RigL/SRigL grow from —
- * optionally averaged over the last `gradAccumulation` steps. The optimizer step that follows
- * an update is the ordinary one, with two rules that keep the method's invariants:
+ * A layer trains in one of two forms: masked (a dense weight times a mask, dense GEMMs) or
+ * compact (sparse compute: only the active weights, their gradients and optimizer state exist,
+ * in the layout of the layer's SparseLists). At an update step RigL/SRigL grow from the dense
+ * gradient — optionally averaged over the last `gradAccumulation` steps — which a compact layer
+ * provides a few rows at a time (`denseGradRows`), so no dense array is built for it. The
+ * optimizer step that follows an update is the ordinary one, with two rules that keep the
+ * method's invariants:
  * - the gradient is zeroed wherever the topology changed (dropped ∪ grown), so a regrown
  *   weight and its optimizer state are still exactly 0 after that step;
  * - an ablatable layer's bias gets a mask too (0 at ablated neurons), so the loop zeroes an
@@ -17,7 +20,10 @@ import type { Model } from '../nn/models.js';
 import type { SparsifiableLayer } from '../nn/layer.js';
 import { rowCounts } from '../sparse/mask.js';
 import { computeBudgets, type DistributionKind, type DistributionResult } from '../sparse/distribution.js';
-import { SparseTopology, type LayerTensors, type LayerTopologyStats, type LayerUpdateReport, type SparseMethod, type TopologyJSON } from '../dst/topology.js';
+import { denseView, SparseTopology, type LayerTopologyStats, type LayerUpdateInput, type LayerUpdateReport, type SparseMethod, type TopologyJSON } from '../dst/topology.js';
+import type { SparseLayerView } from '../dst/sparse-update.js';
+import { remapCompact, zeroChanged } from '../dst/update.js';
+import { gradRowsPerChunk } from '../nn/sparse-lists.js';
 import { dropFraction, isUpdateStep, tEndFromFraction } from '../dst/schedule.js';
 import { Rng } from '../tensor/rng.js';
 import type { StepInfo, TrainHooks } from './loop.js';
@@ -56,8 +62,8 @@ export interface SparseTrainingOptions {
   seed?: number;
   /**
    * How sparse layers compute: 'sparse' runs forward, backward and the optimizer over the active
-   * weights only (Linear and Conv2d); 'dense' runs GEMMs over the masked
-   * dense weights; 'auto' (the default) is 'sparse' for layers of density ≤ AUTO_SPARSE_DENSITY,
+   * weights only (Linear and Conv2d), which are then the only weights stored; 'dense' runs GEMMs
+   * over the masked dense weights; 'auto' (the default) is 'sparse' for layers of density ≤ AUTO_SPARSE_DENSITY,
    * where the benchmark shows it wins (bench/results/training.md). Both give the same results up
    * to float summation order; topology-update steps compute the dense gradient either way.
    */
@@ -150,7 +156,7 @@ export class SparseTraining {
   /** Sparse (masked) layers only: the ones updated. */
   private readonly sparse: SparsifiableLayer[];
   private readonly rng: Rng;
-  /** Running sums of dense gradients over the accumulation window (gradAccumulation > 1 only). */
+  /** Running sums of dense gradients over the accumulation window (gradAccumulation > 1 only; dense even for compact layers). */
   private readonly gradSums: Map<string, Float32Array>;
   private accumulated = 0;
   private updates = 0;
@@ -171,9 +177,19 @@ export class SparseTraining {
     this.topology = topology ?? SparseTopology.create(this.budgets.layers, { method: o.method, ablation: o.ablation, gammaSal: o.gammaSal }, this.rng);
     for (const l of this.layers) {
       const mask = this.topology.mask(l.name);
+      if (mask !== null && this.computesSparse(l)) {
+        // Compact from the start: the dense weight is never allocated.
+        this.installMask(l, !init);
+        const c = l.weight.compact;
+        if (init && c !== null) {
+          this.topology.initCompact(l.name, c.pos.subarray(0, c.count), l.weight.value.data, this.rng);
+          l.bias?.value.data.fill(0);
+        }
+        continue;
+      }
       // Every method gets the same (sparse-aware Kaiming) init, so methods differ only in sparsity.
       if (init) this.topology.initWeights({ name: l.name, weight: l.weight.value.data, bias: l.bias?.value.data }, this.rng);
-      if (mask !== null) this.installMask(l);
+      if (mask !== null) this.installMask(l, true);
     }
     this.sparse = this.layers.filter((l) => this.topology.mask(l.name) !== null);
     this.gradSums = new Map(o.gradAccumulation > 1 && this.updating ? this.sparse.map((l) => [l.name, new Float32Array(l.weight.size)]) : []);
@@ -220,16 +236,19 @@ export class SparseTraining {
   }
 
   /**
-   * Copies the topology's mask (and, for ablating layers, the bias mask) into the layer's
-   * Params, and the active weights into a sparse-compute layer.
+   * Copies the topology's mask into the layer: the lists of a compact (sparse-compute) layer,
+   * whose values keep their layout for the caller to remap (or, `keepValues` on the first call,
+   * are gathered from the dense values), or the mask of a masked one; and for ablating layers
+   * the bias mask.
    */
-  private installMask(l: SparsifiableLayer): void {
+  private installMask(l: SparsifiableLayer, keepValues: boolean): void {
     const mask = this.topology.mask(l.name);
     if (mask === null) return;
-    l.weight.setMask(mask);
     if (this.computesSparse(l)) {
       const b = this.budgets.layers.find((x) => x.name === l.name);
-      l.sparseCompute?.setSparseCompute(mask, b?.budget ?? mask.length);
+      l.sparseCompute?.setSparseCompute(mask, b?.budget ?? mask.length, keepValues);
+    } else {
+      l.weight.setMask(mask);
     }
     if (l.bias !== null && this.mayAblate(l)) {
       const ablated = this.topology.ablatedRows(l.name);
@@ -276,67 +295,99 @@ export class SparseTraining {
     return next - step < gradAccumulation && next < tEnd;
   }
 
-  /** Called after backward with dense gradients; returns the update applied, if any. */
+  /** Called after backward; returns the update applied, if any. */
   afterBackward(info: Pick<StepInfo, 'step' | 'totalSteps'>, optimizer: Optimizer): SparseUpdateEvent | null {
     if (!this.updating) return null;
     const { deltaT, alpha, gradAccumulation } = this.opts;
     const tEnd = this.tEndSteps(info.totalSteps);
     const step = info.step;
-    if (this.needsDenseGrad(step, info.totalSteps)) {
-      const partial = this.sparse.find((l) => !l.weight.gradIsDense);
-      if (partial !== undefined) {
-        throw new Error(
-          `sparse training: step ${step} needs the dense gradient of ${partial.name} (a topology update grows from it), but its backward computed ` +
-            "the active weights' only: call the hooks' beforeStep before each step's forward pass (train() does), or use compute: 'dense'",
-        );
-      }
-    }
     if (gradAccumulation > 1) {
       // The next update step at or after this one; accumulate when it is within the window.
       const next = Math.max(deltaT, Math.ceil(step / deltaT) * deltaT);
       if (next - step < gradAccumulation && next < tEnd) {
         if (this.accumulated === 0) for (const a of this.gradSums.values()) a.fill(0);
-        for (const l of this.sparse) {
-          const sum = this.gradSums.get(l.name) as Float32Array;
-          const g = l.weight.grad.data;
-          for (let i = 0; i < sum.length; i++) sum[i] += g[i];
-        }
+        for (const l of this.sparse) this.addDenseGrad(l, this.gradSums.get(l.name) as Float32Array);
         this.accumulated++;
       }
     }
-    if (!isUpdateStep(step, { deltaT, tEnd })) return null;
+    if (!isUpdateStep(step, { deltaT, tEnd })) {
+      if (gradAccumulation > 1) for (const l of this.sparse) l.sparseCompute?.releaseDenseGrad();
+      return null;
+    }
     const f = dropFraction(step, { alpha, tEnd });
     const count = this.accumulated;
-    const tensors: LayerTensors[] = this.sparse.map((l) => {
-      let grad = l.weight.grad.data;
-      if (count > 1) {
-        grad = this.gradSums.get(l.name) as Float32Array;
-        const inv = 1 / count;
-        for (let i = 0; i < grad.length; i++) grad[i] *= inv;
+    if (count > 1) {
+      const inv = 1 / count;
+      for (const sum of this.gradSums.values()) for (let i = 0; i < sum.length; i++) sum[i] *= inv;
+    }
+    const inputs: LayerUpdateInput[] = this.sparse.map((l) => ({ name: l.name, isClassifier: l.isClassifier, view: this.viewOf(l, count > 1 ? (this.gradSums.get(l.name) as Float32Array) : null) }));
+    // Compact layers' layouts before the update, to move their values and state after it.
+    const oldPos = new Map(this.sparse.flatMap((l) => (l.weight.compact === null ? [] : [[l.name, l.weight.compact.pos.slice(0, l.weight.compact.count)] as const])));
+    let results;
+    try {
+      results = this.topology.updateViews(inputs, f, this.rng);
+    } finally {
+      for (const l of this.sparse) l.sparseCompute?.releaseDenseGrad();
+    }
+    const byName = new Map(results.map((r) => [r.name, r]));
+    for (const l of this.sparse) {
+      const r = byName.get(l.name);
+      if (r === undefined) continue;
+      // The step after the update must not move a weight that just changed: zero its gradient too.
+      const state = [...optimizer.state(l.weight).map((t) => t.data), l.weight.grad.data];
+      const before = oldPos.get(l.name);
+      if (before !== undefined) {
+        this.installMask(l, false);
+        remapCompact(before, r.pos, r.dropped, [l.weight.value.data, ...state]);
+      } else {
+        zeroChanged({ mask: this.topology.mask(l.name) as Uint8Array, grown: r.grown, dropped: r.dropped }, [l.weight.value.data, ...state]);
+        this.installMask(l, false);
       }
-      return {
-        name: l.name,
-        out: l.out,
-        fanIn: l.fanIn,
-        weight: l.weight.value.data,
-        grad,
-        bias: l.bias?.value.data,
-        // The step after the update must not move a weight that just changed: zero its gradient too.
-        optState: [...optimizer.state(l.weight).map((t) => t.data), l.weight.grad.data],
-        biasOptState: l.bias === null ? undefined : [...optimizer.state(l.bias).map((t) => t.data), l.bias.grad.data],
-        isClassifier: l.isClassifier,
-      };
-    });
-    const reports = this.topology.update(tensors, f, this.rng);
-    for (const r of reports) {
-      if (r.newlyAblated === 0 && r.revived === 0) continue;
-      const c = this.changes.get(r.name) ?? { newlyAblated: 0, revived: 0 };
-      this.changes.set(r.name, { newlyAblated: c.newlyAblated + r.newlyAblated, revived: c.revived + r.revived });
+      if (r.ablated !== null && l.bias !== null) {
+        const ablated = r.ablated;
+        for (const a of [l.bias.value.data, ...optimizer.state(l.bias).map((t) => t.data), l.bias.grad.data]) for (let j = 0; j < ablated.length; j++) if (ablated[j]) a[j] = 0;
+      }
+      const rep = r.report;
+      if (rep.newlyAblated === 0 && rep.revived === 0) continue;
+      const c = this.changes.get(rep.name) ?? { newlyAblated: 0, revived: 0 };
+      this.changes.set(rep.name, { newlyAblated: c.newlyAblated + rep.newlyAblated, revived: c.revived + rep.revived });
     }
     this.accumulated = 0;
-    for (const l of this.sparse) this.installMask(l);
     this.updates++;
-    return { step, dropFraction: f, layers: reports };
+    return { step, dropFraction: f, layers: results.map((r) => r.report) };
+  }
+
+  /** The layer as the update reads it: active positions and values, and the gradient (summed over the window, or this step's) by rows. */
+  private viewOf(l: SparsifiableLayer, gradSum: Float32Array | null): SparseLayerView {
+    const c = l.weight.compact;
+    const fromDense = (g: Float32Array) => (r0: number, r1: number, dst: Float32Array) => dst.set(g.subarray(r0 * l.fanIn, r1 * l.fanIn));
+    if (c === null) return denseView(l.out, l.fanIn, this.topology.mask(l.name) as Uint8Array, l.weight.value.data, gradSum ?? l.weight.grad.data);
+    const src = l.sparseCompute;
+    return {
+      out: l.out,
+      fanIn: l.fanIn,
+      pos: c.pos.subarray(0, c.count),
+      values: l.weight.value.data.subarray(0, c.count),
+      gradRows: gradSum !== null ? fromDense(gradSum) : (r0, r1, dst) => src?.denseGradRows(r0, r1, dst),
+      rowsPerChunk: gradRowsPerChunk(l.out, l.fanIn),
+    };
+  }
+
+  /** sum += this step's dense weight gradient of `l` (read by row chunks from a compact layer). */
+  private addDenseGrad(l: SparsifiableLayer, sum: Float32Array): void {
+    if (l.weight.compact === null) {
+      const g = l.weight.grad.data;
+      for (let i = 0; i < sum.length; i++) sum[i] += g[i];
+      return;
+    }
+    const rows = gradRowsPerChunk(l.out, l.fanIn);
+    const chunk = new Float32Array(rows * l.fanIn);
+    for (let r0 = 0; r0 < l.out; r0 += rows) {
+      const r1 = Math.min(l.out, r0 + rows);
+      l.sparseCompute?.denseGradRows(r0, r1, chunk);
+      const base = r0 * l.fanIn;
+      for (let i = 0; i < (r1 - r0) * l.fanIn; i++) sum[base + i] += chunk[i];
+    }
   }
 
   /** Per-layer stats (density, fan-in, ablated neurons) in forward order. */

@@ -35,7 +35,7 @@ describe('srigl inspect', () => {
         assert.deepEqual([l3.nnz, l3.k, l3.ablated, l3.density], [14, 7, [1], 14 / 300]);
         assert.equal(r.nnz, 4800 + 5050 + 14);
         assert.equal(r.weights, 4800 + 30000 + 300);
-        assert.equal(r.denseBytes, 4 * model.stateTensors().reduce((a, t) => a + t.tensor.size, 0));
+        assert.equal(r.denseBytes, 4 * model.stateTensors().reduce((a, t) => a + t.size, 0));
         assert.deepEqual(r.sparse, { method: 'srigl', sparsity: 0.5 });
 
         const t = await run('inspect', path);

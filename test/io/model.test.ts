@@ -33,7 +33,7 @@ test('saveModel → loadModel round-trips weights, running stats, masks and meta
 
     const loaded = loadModel(engine, path, { maxBatch: 2 });
     assert.deepEqual(loaded.info, { dataset: 'fashion-mnist', training: { lr: 0.1 }, metrics: { testAcc: 0.5 } });
-    for (const [i, t] of loaded.model.stateTensors().entries()) assert.deepEqual(t.tensor.data, model.stateTensors()[i].tensor.data, t.name);
+    for (const [i, t] of loaded.model.stateTensors().entries()) assert.deepEqual(t.data, model.stateTensors()[i].data, t.name);
     assert.deepEqual(loaded.model.sparsifiable().at(-1)?.weight.mask?.data, fc.weight.mask?.data);
     loaded.model.inputs.set(model.inputs.subarray(0, 288));
     assert.deepEqual(Array.from(engine.heap.f32(loaded.model.forward(2, false), 6)), before);
@@ -46,7 +46,7 @@ test('saveModel → loadModel round-trips weights, running stats, masks and meta
 test('loadModel rejects foreign files, missing or extra tensors and wrong shapes, naming them', async () => {
   const engine = await createEngine({ backend: 'reference' });
   const model = new Model(engine, { arch: 'mlp', inputShape: [1, 4, 4], classes: 2 }, { maxBatch: 1 });
-  const tensors = model.stateTensors().map(({ name, tensor }) => ({ name, dtype: 'F32' as const, shape: [...tensor.shape], data: tensor.data }));
+  const tensors = model.stateTensors().map((t) => ({ name: t.name, dtype: 'F32' as const, shape: [...t.shape], data: t.data }));
   const meta = { format: 'srigl-model', version: '1', arch: JSON.stringify(model.spec) };
   const used = engine.heap.used;
   assert.throws(() => loadModel(engine, encodeSafetensors(tensors, { format: 'other' })), /not a srigl model/);
@@ -63,7 +63,7 @@ test('a mask on a batch-norm running statistic is rejected by the validator that
   const engine = await createEngine({ backend: 'reference' });
   try {
     const model = new Model(engine, { arch: 'resnet', inputShape: [1, 8, 8], classes: 2 }, { maxBatch: 1 });
-    const tensors = model.stateTensors().map(({ name, tensor }) => ({ name, dtype: 'F32' as const, shape: [...tensor.shape], data: tensor.data }));
+    const tensors = model.stateTensors().map((t) => ({ name: t.name, dtype: 'F32' as const, shape: [...t.shape], data: t.data }));
     const stat = tensors.find((t) => t.name.endsWith('running_mean'));
     assert.ok(stat !== undefined);
     const meta = { format: 'srigl-model', version: '1', arch: JSON.stringify(model.spec) };

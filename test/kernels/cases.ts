@@ -145,18 +145,8 @@ function transposeLists(rows: number, cols: number, rowPtr: Int32Array, col: Int
   for (const c of col) colPtr[c + 1]++;
   for (let i = 0; i < cols; i++) colPtr[i + 1] += colPtr[i];
   const fill = colPtr.slice(0, cols);
-  for (let j = 0; j < rows; j++) for (let t = rowPtr[j]; t < rowPtr[j + 1]; t++) { const c = col[t]; rowIdx[fill[c]] = j; wPos[fill[c]++] = j * cols + c; }
+  for (let j = 0; j < rows; j++) for (let t = rowPtr[j]; t < rowPtr[j + 1]; t++) { const c = col[t]; rowIdx[fill[c]] = j; wPos[fill[c]++] = t; }
   return { colPtr, rowIdx, wPos };
-}
-
-/** Distinct element indices of [0, n), about `frac` of them, in random order. */
-function positions(rng: Rng, n: number, frac: number): Int32Array {
-  const all = Array.from({ length: n }, (_, i) => i).filter(() => rng.uniform() < frac);
-  for (let i = all.length - 1; i > 0; i--) {
-    const r = rng.int(i + 1);
-    [all[i], all[r]] = [all[r], all[i]];
-  }
-  return Int32Array.from(all);
 }
 
 export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
@@ -298,38 +288,15 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
   swapAxes: (rng) => [[1, 1, 1], [2, 3, 5], [3, 1, 4], [4, 7, 49], [5, 2, 1], [17, 33, 1], [128, 784, 1], [300, 129, 1]].map(([A, B, S]) => makeCase(
     `A=${A} B=${B} S=${S}`, { X: normal(rng, A * B * S), Y: normal(rng, A * B * S) }, ['Y'], (k, p) => k.swapAxes(A, B, S, p.X, p.Y))),
   sparseRowsForward: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
-    { rowPtr, col, W: normal(rng, rows * (cols + 3)), xT: normal(rng, cols * n), yT: normal(rng, rows * n) }, ['yT'],
-    (k, p) => k.sparseRowsForward(rows, n, p.rowPtr, p.col, p.W, cols + 3, p.xT, p.yT))),
+    { rowPtr, col, W: normal(rng, col.length + 3), xT: normal(rng, cols * n), yT: normal(rng, rows * n) }, ['yT'],
+    (k, p) => k.sparseRowsForward(rows, n, p.rowPtr, p.col, p.W, p.xT, p.yT))),
   sparseRowsWeightGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => makeCase(label,
-    { rowPtr, col, G: normal(rng, rows * cols), dyT: normal(rng, rows * n), xT: normal(rng, cols * n) }, ['G'],
-    (k, p) => k.sparseRowsWeightGrad(rows, n, p.rowPtr, p.col, p.G, cols, p.dyT, p.xT))),
+    { rowPtr, col, G: normal(rng, col.length + 3), dyT: normal(rng, rows * n), xT: normal(rng, cols * n) }, ['G'],
+    (k, p) => k.sparseRowsWeightGrad(rows, n, p.rowPtr, p.col, p.G, p.dyT, p.xT))),
   sparseColsInputGrad: (rng) => sparseRowLists(rng).map(({ rows, cols, n, label, rowPtr, col }) => {
     const { colPtr, rowIdx, wPos } = transposeLists(rows, cols, rowPtr, col);
-    return makeCase(label, { colPtr, rowIdx, wPos, W: normal(rng, rows * cols), dyT: normal(rng, rows * n), dxT: normal(rng, cols * n) }, ['dxT'],
+    return makeCase(label, { colPtr, rowIdx, wPos, W: normal(rng, col.length + 1), dyT: normal(rng, rows * n), dxT: normal(rng, cols * n) }, ['dxT'],
       (k, p) => k.sparseColsInputGrad(cols, n, p.colPtr, p.rowIdx, p.wPos, p.W, p.dyT, p.dxT));
-  }),
-  sumSquaresAt: (rng) => unaryLengths(rng, (n) => {
-    const pos = positions(rng, n, 0.3);
-    const X = normal(rng, n);
-    const cases = [makeCase(`n=${n} count=${pos.length}`, { pos, X }, [], (k, p) => k.sumSquaresAt(pos.length, p.pos, p.X))];
-    if (pos.length > 0) {
-      const bad = X.slice();
-      bad[pos[pos.length >> 1]] = NaN;
-      cases.push(makeCase(`n=${n} count=${pos.length} with a NaN`, { pos, X: bad }, [], (k, p) => k.sumSquaresAt(pos.length, p.pos, p.X)));
-    }
-    return cases;
-  }),
-  sgdStepAt: (rng) => unaryLengths(rng, (n) => [false, true].map((nesterov) => {
-    const pos = positions(rng, n, 0.3);
-    return makeCase(`n=${n} count=${pos.length} nesterov=${nesterov}`, { pos, W: normal(rng, n), G: normal(rng, n), M: normal(rng, n) }, ['W', 'M'],
-      (k, p) => k.sgdStepAt(pos.length, p.pos, p.W, p.G, p.M, 0.05, 0.9, 5e-4, nesterov));
-  })),
-  adamwStepAt: (rng) => unaryLengths(rng, (n) => {
-    const t = 1 + rng.int(50);
-    const pos = positions(rng, n, 0.3);
-    return [makeCase(`n=${n} count=${pos.length} t=${t}`,
-      { pos, W: normal(rng, n), G: normal(rng, n), m: normal(rng, n, 0.1), v: positive(rng, n) }, ['W', 'm', 'v'],
-      (k, p) => k.adamwStepAt(pos.length, p.pos, p.W, p.G, p.m, p.v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** t, 1 - 0.999 ** t))];
   }),
 };
 

@@ -135,15 +135,15 @@ function offKinks(rng: Rng, size: number): Float32Array {
 describe(`gradient checks (${BACKEND})`, () => {
   test('Linear with bias, batch 3', () =>
     gradcheck((c, s, g) => new Linear(c, 'fc', s, { out: 4 }, g), { inShape: [5], n: 3, seed: 1 }));
-  // Sparse compute: only the active weights enter the forward pass, so the inactive ones have
-  // gradient 0 both ways (their values are nonzero here: a forward that read them would fail).
+  // Sparse compute: the weight is stored compact (its active weights only, gathered from the
+  // nonzero dense init), so the check perturbs exactly the weights that exist.
   for (const [n, inF, out] of [[3, 7, 5], [17, 9, 6]]) {
     test(`Linear with sparse compute (random mask, one empty row), batch ${n}`, () =>
       gradcheck((c, s, g) => {
         const l = new Linear(c, 'fc', s, { out }, g);
         const mask = Uint8Array.from({ length: out * inF }, (_, i) => (Math.floor(i / inF) === 1 ? 0 : c.rng.uniform() < 0.4 ? 1 : 0));
         l.setSparseCompute(mask, out * inF);
-        assert.ok(l.sparse && l.weight.active !== null && l.weight.active.count === mask.reduce((a, b) => a + b, 0));
+        assert.ok(l.sparse && l.weight.compact !== null && l.weight.compact.count === mask.reduce((a, b) => a + b, 0));
         return l;
       }, { inShape: [inF], n, seed: 30 + n }));
   }
@@ -154,7 +154,7 @@ describe(`gradient checks (${BACKEND})`, () => {
         const fanIn = s[0] * 9;
         const mask = Uint8Array.from({ length: 3 * fanIn }, (_, i) => (Math.floor(i / fanIn) === 2 ? 0 : c.rng.uniform() < 0.5 ? 1 : 0));
         conv.setSparseCompute(mask, 3 * fanIn);
-        assert.ok(conv.sparse && conv.weight.active?.count === mask.reduce((a, b) => a + b, 0));
+        assert.ok(conv.sparse && conv.weight.compact?.count === mask.reduce((a, b) => a + b, 0));
         return conv;
       }, { inShape: [2, 5, 5], n, seed: 40 + n }));
   }

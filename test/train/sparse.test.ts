@@ -13,7 +13,11 @@ import { sequentialBatches, syntheticExamples } from './helpers.js';
 const BACKEND = (process.env.SRIGL_TEST_BACKEND ?? 'reference') as BackendName;
 const MLP: ModelSpec = { arch: 'mlp', inputShape: [1, 28, 28], classes: 4 };
 
-/** Masked weights and their optimizer state exactly 0; SRigL: constant fan-in, ablated rows and biases (and bias state) 0. */
+/**
+ * Masked weights and their optimizer state exactly 0; SRigL: constant fan-in, ablated rows and
+ * biases (and bias state) 0. A compact layer (sparse compute) is read through its dense view;
+ * it must list exactly the topology's active weights.
+ */
 function checkInvariants(sparse: SparseTraining, model: Model, optimizer: Optimizer, where: string): void {
   const srigl = sparse.options.method === 'srigl';
   for (const l of model.sparsifiable()) {
@@ -22,10 +26,12 @@ function checkInvariants(sparse: SparseTraining, model: Model, optimizer: Optimi
       assert.equal(l.weight.mask, null, `${where}: dense layer ${l.name} has a mask`);
       continue;
     }
-    const pm = l.weight.mask?.data;
-    assert.ok(pm !== undefined, `${where}: ${l.name} has no Param mask`);
-    const w = l.weight.value.data;
-    const states = optimizer.state(l.weight).map((t) => t.data);
+    const pm = l.weight.denseMask();
+    assert.ok(pm !== null, `${where}: ${l.name} has no Param mask`);
+    const compact = l.weight.compact;
+    if (compact !== null) assert.equal(compact.count, nnz(mask), `${where}: ${l.name} lists ${compact.count} weights, the mask holds ${nnz(mask)}`);
+    const w = l.weight.denseValues();
+    const states = optimizer.state(l.weight).map((t) => (compact === null ? t.data : l.weight.scatter(t.data)));
     for (let i = 0; i < mask.length; i++) {
       assert.equal(pm[i], mask[i], `${where}: ${l.name} Param mask differs from the topology at ${i}`);
       if (mask[i] === 0) {
@@ -89,10 +95,11 @@ async function run(options: SparseTrainingOptions, opt: OptimizerOptions = { kin
           model.sparsifiable().forEach((l, j) => {
             const mask = sparse.topology.mask(l.name);
             if (mask === null) return;
-            const states = o.state(l.weight).map((t) => t.data);
+            const states = o.state(l.weight).map((t) => (l.weight.compact === null ? t.data : l.weight.scatter(t.data)));
+            const w = l.weight.denseValues();
             for (let i = 0; i < mask.length; i++) {
               if (mask[i] === 1 && before[j][i] === 0) {
-                assert.equal(l.weight.value.data[i], 0, `step ${info.step}: ${l.name} regrown weight ${i} moved`);
+                assert.equal(w[i], 0, `step ${info.step}: ${l.name} regrown weight ${i} moved`);
                 for (const s of states) assert.equal(s[i], 0);
               }
             }
@@ -209,7 +216,7 @@ describe(`sparse training (${BACKEND})`, () => {
     const c = await run({ method: 'srigl', sparsity: 0.95, ...FAST, seed: 6 }, { kind: 'sgd' }, 2);
     try {
       assert.deepEqual(a.sparse.toJSON(), b.sparse.toJSON());
-      assert.deepEqual(a.model.parameters().map((p) => p.value.data.slice()), b.model.parameters().map((p) => p.value.data.slice()));
+      assert.deepEqual(a.model.parameters().map((p) => p.denseValues().slice()), b.model.parameters().map((p) => p.denseValues().slice()));
       assert.notDeepEqual(a.sparse.toJSON().topology, c.sparse.toJSON().topology);
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);
@@ -242,7 +249,8 @@ describe(`sparse training (${BACKEND})`, () => {
       /** Feeds grads[0..4] at steps 0..4 (ΔT 4, an update at step 4); `last` replaces step 4's gradient. */
       const masksAfter = (gradAccumulation: number, last?: Float32Array[]): (string | null)[] => {
         const model = new Model(engine, MLP, { maxBatch: 1, seed: 1 });
-        const sparse = SparseTraining.create(model, { method: 'rigl', sparsity: 0.9, deltaT: 4, tEnd: 1, gradAccumulation, seed: 1 });
+        // Masked layers: the test writes each step's dense gradient itself (sparse-compute.test.ts covers compact layers).
+        const sparse = SparseTraining.create(model, { method: 'rigl', sparsity: 0.9, deltaT: 4, tEnd: 1, gradAccumulation, seed: 1, compute: 'dense' });
         const opt = createOptimizer(engine, model.parameters(), { kind: 'sgd' });
         for (let step = 0; step <= 4; step++) {
           model.sparsifiable().forEach((l, j) => l.weight.grad.data.set(step === 4 && last ? last[j] : grads[step][j]));

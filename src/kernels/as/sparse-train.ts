@@ -1,12 +1,12 @@
 // Sparse training kernels: a layer's active weights, listed per output row in CSR form
-// (rowPtr i32 [rows+1], col i32 ascending within a row), are read from and written to the
-// dense [rows, ld] weight and gradient arrays in place, so nothing is copied between a
-// topology and the optimizer. Activations are batch-contiguous (Xᵀ [cols, n], Yᵀ [rows, n]): a
-// weight is loaded once and applied to all n batch lanes with contiguous SIMD loads.
+// (rowPtr i32 [rows+1], col i32 ascending within a row), are stored compact: value t of the
+// list is W[t] and its gradient G[t], so a row's weights are contiguous and no dense weight,
+// gradient or optimizer state exists. Activations are batch-contiguous (Xᵀ [cols, n],
+// Yᵀ [rows, n]): a weight is loaded once and applied to all n batch lanes with contiguous SIMD loads.
 //
-//   forward      Yᵀ[j, :] = Σ_t W[j, col[t]] · Xᵀ[col[t], :]          rows [r0, r1)
-//   weight grad  G[j, col[t]] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b]          rows [r0, r1)
-//   input grad   dXᵀ[i, :] = Σ_{j reading i} W[j, i] · dYᵀ[j, :]     inputs [i0, i1), from
+//   forward      Yᵀ[j, :] = Σ_t W[t] · Xᵀ[col[t], :]                   rows [r0, r1)
+//   weight grad  G[t] = Σ_b dYᵀ[j, b] · Xᵀ[col[t], b]                   rows [r0, r1)
+//   input grad   dXᵀ[i, :] = Σ_{j reading i} W[t(j, i)] · dYᵀ[j, :]   inputs [i0, i1), from
 //                the transposed (CSC) lists built once per topology: a gather with register
 //                accumulators, measured ~1.6× faster than scattering each weight's dYᵀ row
 //
@@ -15,7 +15,6 @@
 // for any thread count. With a constant fan-in (SRigL) rowPtr[j] = j·k; an ablated neuron is
 // an empty row.
 import { madd } from './simd';
-import { adamwElement, sgdElement } from './optim-element';
 
 @inline function f32At(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 
@@ -28,13 +27,12 @@ import { adamwElement, sgdElement } from './optim-element';
 const LANE_BLOCK: i32 = 256;
 
 /** Rows [r0, r1) of Yᵀ, lane block by lane block; per row 16 lanes at a time (then 4, then 1), by t over the row's weights. */
-export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, W: usize, ld: i32, xT: usize, yT: usize): void {
+export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, W: usize, xT: usize, yT: usize): void {
   const ldx = <usize>n << 2;
   for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
     const b1 = min(n, b0 + LANE_BLOCK);
     for (let j = r0; j < r1; j++) {
       const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-      const wrow = W + (<usize>j * <usize>ld << 2);
       const y = yT + <usize>j * ldx;
       let b = b0;
       if (ASC_FEATURE_SIMD) {
@@ -43,7 +41,7 @@ export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize,
           const xb = xT + (<usize>b << 2);
           for (let t = t0; t < t1; t++) {
             const c = load<i32>(f32At(col, t));
-            const w = f32x4.splat(load<f32>(f32At(wrow, c)));
+            const w = f32x4.splat(load<f32>(f32At(W, t)));
             const xp = xb + <usize>c * ldx;
             a0 = madd(w, v128.load(xp), a0);
             a1 = madd(w, v128.load(xp, 16), a1);
@@ -61,7 +59,7 @@ export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize,
           const xb = xT + (<usize>b << 2);
           for (let t = t0; t < t1; t++) {
             const c = load<i32>(f32At(col, t));
-            a0 = madd(f32x4.splat(load<f32>(f32At(wrow, c))), v128.load(xb + <usize>c * ldx), a0);
+            a0 = madd(f32x4.splat(load<f32>(f32At(W, t))), v128.load(xb + <usize>c * ldx), a0);
           }
           v128.store(y + (<usize>b << 2), a0);
         }
@@ -71,7 +69,7 @@ export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize,
         const xb = xT + (<usize>b << 2);
         for (let t = t0; t < t1; t++) {
           const c = load<i32>(f32At(col, t));
-          s += load<f32>(f32At(wrow, c)) * load<f32>(xb + <usize>c * ldx);
+          s += load<f32>(f32At(W, t)) * load<f32>(xb + <usize>c * ldx);
         }
         store<f32>(y + (<usize>b << 2), s);
       }
@@ -101,7 +99,7 @@ function laneDot(n: i32, a: usize, x: usize): f32 {
   return s;
 }
 
-export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, G: usize, ld: i32, dyT: usize, xT: usize): void {
+export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, G: usize, dyT: usize, xT: usize): void {
   const ldx = <usize>n << 2;
   for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
     const b1 = min(n, b0 + LANE_BLOCK);
@@ -109,7 +107,6 @@ export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: us
     const lane0 = <usize>b0 << 2;
     for (let j = r0; j < r1; j++) {
       const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-      const grow = G + (<usize>j * <usize>ld << 2);
       const dy = dyT + <usize>j * ldx + lane0;
       let t = t0;
       if (ASC_FEATURE_SIMD) {
@@ -139,29 +136,29 @@ export function sparse_rows_weight_grad_f32(r0: i32, r1: i32, n: i32, rowPtr: us
             s2 += d * load<f32>(x2 + o);
             s3 += d * load<f32>(x3 + o);
           }
-          put(grow, c0, s0, first);
-          put(grow, c1, s1, first);
-          put(grow, c2, s2, first);
-          put(grow, c3, s3, first);
+          put(G, t + 0, s0, first);
+          put(G, t + 1, s1, first);
+          put(G, t + 2, s2, first);
+          put(G, t + 3, s3, first);
         }
       }
       for (; t < t1; t++) {
         const c = load<i32>(f32At(col, t));
-        put(grow, c, laneDot(b1 - b0, dy, xT + <usize>c * ldx + lane0), first);
+        put(G, t, laneDot(b1 - b0, dy, xT + <usize>c * ldx + lane0), first);
       }
     }
   }
 }
 
-/** g[c] = v on the first lane block, g[c] += v on the later ones. */
-@inline function put(g: usize, c: i32, v: f32, first: bool): void {
-  const p = f32At(g, c);
+/** g[t] = v on the first lane block, g[t] += v on the later ones. */
+@inline function put(g: usize, t: i32, v: f32, first: bool): void {
+  const p = f32At(g, t);
   store<f32>(p, first ? v : load<f32>(p) + v);
 }
 
 /**
  * The input gradient from the transposed lists (CSC: per input column i, the rows j that read
- * it, ascending, and the element index j·ld + i of each weight), rows i of dXᵀ in [i0, i1): each
+ * it, ascending, and wPos: each weight's index t in the compact W), rows i of dXᵀ in [i0, i1): each
  * 16-lane chunk of dXᵀ[i, :] accumulates in registers and is stored once. Every element sums
  * over j ascending.
  */
@@ -210,27 +207,4 @@ export function sparse_cols_input_grad_f32(i0: i32, i1: i32, n: i32, colPtr: usi
       }
     }
   }
-}
-
-/** Σ x[pos[q]]² over q < count, as f64 (each square in f32, as sum_squares_f32): non-finite when any listed element is. */
-export function sum_squares_at_f32(count: i32, pos: usize, x: usize): f64 {
-  let s: f64 = 0;
-  for (let q = 0; q < count; q++) {
-    const v = load<f32>(f32At(x, load<i32>(f32At(pos, q))));
-    s += <f64>(v * v);
-  }
-  return s;
-}
-
-/** sgd_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
-export function sgd_step_at_f32(count: i32, pos: usize, w: usize, g: usize, m: usize, lr: f32, mu: f32, wd: f32, nesterov: i32): void {
-  for (let q = 0; q < count; q++) sgdElement(load<i32>(f32At(pos, q)), w, g, m, lr, mu, wd, nesterov);
-}
-
-/** adamw_step_f32 at the element indices pos[0..count) only (the same arithmetic per element). */
-export function adamw_step_at_f32(count: i32, pos: usize, w: usize, g: usize, m: usize, v: usize, lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32): void {
-  const decay: f32 = 1 - lr * wd;
-  const ib1: f32 = 1 - b1, ib2: f32 = 1 - b2;
-  const rbc1: f32 = 1 / bc1, rbc2: f32 = 1 / bc2;
-  for (let q = 0; q < count; q++) adamwElement(load<i32>(f32At(pos, q)), w, g, m, v, lr, b1, b2, eps, decay, ib1, ib2, rbc1, rbc2);
 }

@@ -76,7 +76,7 @@ function describe(s: Shape): string {
  * column of original column c, or −1 when that input was dropped (it is always 0).
  */
 function condenseRows(
-  out: number, fanIn: number, weight: Float32Array, mask: Float32Array | null, bias: Float32Array | null,
+  out: number, fanIn: number, weight: Float32Array, mask: Float32Array | Uint8Array | null, bias: Float32Array | null,
   colMap: Int32Array, inFeatures: number,
 ): { layer: CondensedLayer; droppedWeights: number; paddedWeights: number } {
   const counts = new Int32Array(out);
@@ -183,11 +183,11 @@ export function condenseModel(model: Model): { net: CondensedNet; report: Conden
       const colMap = new Int32Array(g.C * taps);
       for (let c = 0; c < g.C; c++) for (let t = 0; t < taps; t++) colMap[c * taps + t] = map[c] < 0 ? -1 : map[c] * taps + t;
       const inFeatures = cKept * taps;
-      const r = condenseRows(s.out, s.fanIn, s.weight.value.data, s.weight.mask?.data ?? null, s.bias?.value.data ?? null, colMap, inFeatures);
+      const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, colMap, inFeatures);
       if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
       const geometry: ConvGeometry = { C: cKept, H: g.H, W: g.W, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
       ops.push({ kind: 'conv2d', name: layer.name, layer: r.layer, geometry });
-      report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null, r));
+      report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r));
       const { OH, OW } = convOutputSize(geometry);
       map = new Int32Array(s.out).fill(-1);
       r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
@@ -195,10 +195,10 @@ export function condenseModel(model: Model): { net: CondensedNet; report: Conden
     } else if (layer instanceof Linear) {
       shape = flatten(shape);
       const s = layer.sparsifiable()[0];
-      const r = condenseRows(s.out, s.fanIn, s.weight.value.data, s.weight.mask?.data ?? null, s.bias?.value.data ?? null, map, kept());
+      const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, map, kept());
       if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
       ops.push({ kind: 'linear', name: layer.name, layer: r.layer });
-      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null, r));
+      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r));
       map = new Int32Array(s.out).fill(-1);
       r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
       shape = { kind: 'flat', F: s.out };
