@@ -78,7 +78,9 @@ export interface SparseTrainRow extends ConfigKey {
   /** Against the same model's dense method at the same thread count. */
   vsDense: number;
   peakRssMiB: number | null;
-  /** Bytes of wasm memory in use by the model's tensors, state and buffers (the child's, one thread). */
+  /** Peak RSS above the child's RSS before the model was built (Node, the loaded modules and the data slice). */
+  trainingMiB: number | null;
+  /** Wasm memory in use by the model's tensors, state and buffers (the child's, one thread). */
   heapMiB: number | null;
 }
 
@@ -135,12 +137,12 @@ function keysFor(models: ModelName[]): ConfigKey[] {
 }
 
 /** Peak RSS and wasm heap in use (MiB) of a child process that builds config `key` on one thread and runs RSS_STEPS steps. */
-function peakRss(key: ConfigKey): { rss: number; heap: number } | null {
+function peakRss(key: ConfigKey): { rss: number; base: number; heap: number } | null {
   const self = fileURLToPath(import.meta.url);
   const runner = self.endsWith('.ts') ? [process.execPath, '--import', 'tsx', self] : [process.execPath, self];
   try {
     const out = execFileSync(runner[0], [...runner.slice(1), '--rss-child', JSON.stringify(key)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return JSON.parse(out.trim().split('\n').at(-1) as string) as { rss: number; heap: number };
+    return JSON.parse(out.trim().split('\n').at(-1) as string) as { rss: number; base: number; heap: number };
   } catch {
     return null;
   }
@@ -194,13 +196,20 @@ async function rssChild(key: ConfigKey): Promise<void> {
   const { data } = await loadSplit('fashion-mnist', 'train', { dir: embeddedSubset() });
   const pixels = RSS_EXAMPLES * data.rows * data.cols;
   const train = normalizeSplit({ ...data, n: RSS_EXAMPLES, images: data.images.slice(0, pixels), labels: data.labels.slice(0, RSS_EXAMPLES) });
+  const base = procStatusMiB('VmRSS');
   const c = await build(key, 1, train);
   for (let s = 0; s < RSS_STEPS[key.model]; s++) trainStep(c);
   const heap = c.engine.heap.used / 2 ** 20;
   await c.engine.close();
   // VmHWM: this process image's own peak (getrusage's maxRSS would carry the spawning parent's across exec).
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  console.log(JSON.stringify({ rss: hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024, heap }));
+  console.log(JSON.stringify({ rss: procStatusMiB('VmHWM'), base, heap }));
+}
+
+/** A memory line of /proc/self/status in MiB. */
+function procStatusMiB(key: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
+  if (m === null) throw new Error(`no ${key} in /proc/self/status`);
+  return Number(m[1]) / 1024;
 }
 
 async function main(): Promise<void> {
@@ -245,6 +254,7 @@ async function main(): Promise<void> {
       ...key, threads: c.threads, sparseLayers: c.sparseLayers, medianSamplesPerSec: med, minSamplesPerSec: Math.min(...c.rounds), maxSamplesPerSec: Math.max(...c.rounds),
       vsDense: med / median(dense.rounds),
       peakRssMiB: c.threads === 1 ? (rss.get(JSON.stringify(key))?.rss ?? null) : null,
+      trainingMiB: c.threads === 1 ? ((m) => (m ? m.rss - m.base : null))(rss.get(JSON.stringify(key))) : null,
       heapMiB: c.threads === 1 ? (rss.get(JSON.stringify(key))?.heap ?? null) : null,
     };
   });
@@ -268,11 +278,12 @@ async function main(): Promise<void> {
     `Configs run interleaved, ${measuredRounds} measured rounds after a warm-up round; samples/s is the median round (min–max beside it);`,
     `"× dense" is against the same model trained dense at the same thread count. Peak RSS: a child process per config, one thread,`,
     `${RSS_STEPS.mlp} steps (a topology update at step 100) on the first ${RSS_EXAMPLES} training images (so the data set's memory, the same for every method, is left out);`,
-    '"wasm heap" is the memory its tensors, optimizer state, activations and sparse lists take (exact).',
+    '"above base" is that peak minus the RSS before the model was built (Node, the loaded code and the data slice: the part every',
+    'config shares); "wasm heap" is the memory the tensors, optimizer state, activations and sparse lists take (exact).',
     '',
-    '| model | method | sparsity | compute | sparse layers | threads | samples/s | min–max | × dense | peak RSS MiB | wasm heap MiB |',
-    '|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.model} | ${r.method} | ${r.sparsity ?? '-'} | ${r.compute} | ${r.sparseLayers} | ${r.threads} | ${r.medianSamplesPerSec.toFixed(0)} | ${r.minSamplesPerSec.toFixed(0)}–${r.maxSamplesPerSec.toFixed(0)} | ${r.vsDense.toFixed(2)} | ${r.peakRssMiB === null ? '' : r.peakRssMiB.toFixed(0)} | ${r.heapMiB === null ? '' : r.heapMiB.toFixed(1)} |`),
+    '| model | method | sparsity | compute | sparse layers | threads | samples/s | min–max | × dense | peak RSS MiB | above base MiB | wasm heap MiB |',
+    '|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.model} | ${r.method} | ${r.sparsity ?? '-'} | ${r.compute} | ${r.sparseLayers} | ${r.threads} | ${r.medianSamplesPerSec.toFixed(0)} | ${r.minSamplesPerSec.toFixed(0)}–${r.maxSamplesPerSec.toFixed(0)} | ${r.vsDense.toFixed(2)} | ${r.peakRssMiB === null ? '' : r.peakRssMiB.toFixed(0)} | ${r.trainingMiB === null ? '' : r.trainingMiB.toFixed(0)} | ${r.heapMiB === null ? '' : r.heapMiB.toFixed(1)} |`),
     '',
     'PyTorch 1.13 dense (Debian python3-torch, OpenBLAS), the same architectures and SGD, batch 128, synthetic inputs, median of 7 rounds:',
     '',

@@ -19,6 +19,8 @@ interface Trace {
   weights: Float32Array[];
   losses: number[];
   sparseLayers: string[];
+  /** Sparse-compute layers whose weight ever got dense storage (none should). */
+  denseAllocated: string[];
 }
 
 async function runWith(compute: ComputeMode, spec: ModelSpec, options: SparseTrainingOptions, opt: OptimizerOptions, shape: { n: number; batch: number; epochs: number }): Promise<Trace> {
@@ -27,7 +29,7 @@ async function runWith(compute: ComputeMode, spec: ModelSpec, options: SparseTra
     const model = new Model(engine, spec, { maxBatch: shape.batch, seed: options.seed ?? 0 });
     const sparse = SparseTraining.create(model, { ...options, compute });
     const data = syntheticExamples(shape.n, spec.classes, 5);
-    const trace: Trace = { masks: [], steps: [], weights: [], losses: [], sparseLayers: sparse.stats().filter((l) => l.sparseCompute).map((l) => l.name) };
+    const trace: Trace = { masks: [], steps: [], weights: [], losses: [], denseAllocated: [], sparseLayers: sparse.stats().filter((l) => l.sparseCompute).map((l) => l.name) };
     const names = model.sparsifiable().map((l) => l.name);
     const result = await train({
       model, trainData: sequentialBatches(data, shape.batch), epochs: shape.epochs, optimizer: opt, lr: opt.kind === 'sgd' ? 0.05 : 0.002,
@@ -38,6 +40,7 @@ async function runWith(compute: ComputeMode, spec: ModelSpec, options: SparseTra
     });
     trace.losses = result.history.map((h) => h.trainLoss);
     trace.weights = model.parameters().map((p) => p.denseValues().slice());
+    trace.denseAllocated = model.sparsifiable().filter((l) => l.weight.compact !== null && l.weight.materialized).map((l) => l.name);
     return trace;
   } finally {
     await engine.close();
@@ -76,6 +79,7 @@ describe(`sparse compute equals the masked dense path (${BACKEND})`, () => {
       const sparse = await runWith('sparse', spec, options, opt, shape);
       assert.deepEqual(dense.sparseLayers, [], 'compute dense: no layer computes sparse');
       assert.ok(sparse.sparseLayers.length > 0, 'compute sparse: some layer computes sparse');
+      assert.deepEqual(sparse.denseAllocated, [], 'no sparse-compute layer ever held a dense weight and gradient');
       assert.deepEqual(sparse.steps, dense.steps);
       if (options.method !== 'static') assert.ok(dense.steps.length >= 4, `${dense.steps.length} updates`);
       for (let u = 0; u < dense.masks.length; u++) {
