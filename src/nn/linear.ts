@@ -10,7 +10,7 @@ import { chunkScratch, maskCount, SparseLists } from './sparse-lists.js';
 /** Buffers of a Linear layer's sparse compute, allocated on first use. */
 interface SparseBuffers {
   lists: SparseLists;
-  /** Batch-contiguous activations: Xᵀ [in, maxBatch], Yᵀ and dYᵀ [out, maxBatch], dXᵀ [in, maxBatch]. */
+  /** Batch-contiguous activations: Xᵀ [in, maxBatch], Yᵀ and dYᵀ [out, maxBatch], dXᵀ [in, maxBatch] (two buffers in all, see setSparseCompute). */
   xT: Ptr;
   yT: Ptr;
   dyT: Ptr;
@@ -81,8 +81,12 @@ export class Linear implements Layer, SparseComputeLayer {
       const B = this.maxBatch, h = this.heap;
       this.sp = {
         lists: new SparseLists(h, out, inF, Math.max(capacity, nnz, 1)),
-        xT: h.allocF32(inF * B), yT: h.allocF32(out * B), dyT: h.allocF32(out * B), dxT: this.dx ? h.allocF32(inF * B) : 0,
+        xT: h.allocF32(inF * B), yT: h.allocF32(out * B), dyT: 0, dxT: 0,
       };
+      // Yᵀ lives only within forward and dYᵀ from backward to the next forward, so they share a
+      // buffer; Xᵀ is spent once backward has the weight gradient, so dXᵀ takes its place.
+      this.sp.dyT = this.sp.yT;
+      this.sp.dxT = this.dx ? this.sp.xT : 0;
     }
     const lists = this.sp.lists;
     lists.build(mask, this.name);

@@ -87,7 +87,7 @@ export function chunkScratch(heap: WasmHeap, floats: number): Ptr {
 
 const scratchOf = new WeakMap<WasmHeap, { ptr: Ptr; floats: number }>();
 
-/** Rows of a dense [rows, fanIn] gradient computed per chunk: about 1 M elements (4 MB), at least one row. */
+/** Rows of a dense [rows, fanIn] gradient computed per chunk: about 256 K elements (1 MB), at least one row. */
 export function gradRowsPerChunk(out: number, fanIn: number): number {
-  return Math.max(1, Math.min(out, Math.floor((1 << 20) / fanIn)));
+  return Math.max(1, Math.min(out, Math.floor((1 << 18) / fanIn)));
 }
