@@ -14,6 +14,7 @@
 import type { Rng } from '../tensor/rng.js';
 import type { UnstructuredStats } from './rigl.js';
 import { nthLargest, pickLargest } from './select.js';
+import { nmGroups, type NMGroups, type NMStructure } from '../sparse/nm.js';
 import type { SriglStats } from './srigl.js';
 
 /** One sparse layer as the memory-flat updates read it. */
@@ -60,6 +61,17 @@ export interface SriglSparseOptions {
    * newlyAblated / revived are computed from `pos` either way, as sriglUpdate does.
    */
   ablatedBefore?: Uint8Array;
+  /**
+   * Every active row keeps exactly this many weights and an ablated row's share of the budget
+   * goes unused (a fan-in the user fixes; N:M fixes it too). Default: k' = floor(B / (out − |A|)).
+   */
+  fixedK?: number;
+  /**
+   * N:M structure (sparse/nm.ts): the row cap of step 4 and the regrowth of step 5 work per
+   * group — a group keeps at most its quota by |W|, then grows back to exactly its quota by |G|
+   * among its columns not kept. Needs fixedK equal to the structure's row fan-in.
+   */
+  nm?: NMStructure;
 }
 
 /** Elements per gradRows call when the view does not say. */
@@ -354,12 +366,15 @@ export function sriglUpdateSparse(view: SparseLayerView, opts: SriglSparseOption
   const what = 'sriglUpdateSparse';
   const rows = checkView(what, view, true);
   const { out, fanIn, pos } = view;
-  const { budget, dropFraction, ablation, mayAblate, gammaSal = 0.3, ablatedBefore } = opts;
+  const { budget, dropFraction, ablation, mayAblate, gammaSal = 0.3, ablatedBefore, fixedK, nm } = opts;
   checkDropFraction(what, dropFraction);
   if (!Number.isInteger(budget) || budget < out || budget > out * fanIn) {
     throw new RangeError(`${what}: budget must be an integer in [out=${out}, out·fanIn=${out * fanIn}] so that 1 ≤ k ≤ fanIn, got ${budget}`);
   }
   if (!(Number.isFinite(gammaSal) && gammaSal >= 0)) throw new RangeError(`${what}: gammaSal must be a finite number ≥ 0, got ${gammaSal}`);
+  if (fixedK !== undefined && !(Number.isInteger(fixedK) && fixedK >= 1 && fixedK <= fanIn)) throw new RangeError(`${what}: fixedK must be an integer in [1, fanIn=${fanIn}], got ${fixedK}`);
+  const groups = nm === undefined ? null : nmGroups(fanIn, nm);
+  if (groups !== null && fixedK !== groups.k) throw new RangeError(`${what}: N:M ${nm?.n}:${nm?.m} gives rows of ${groups.k} weights, so fixedK must be ${groups.k}, got ${fixedK}`);
 
   // Active entries of row r are pos[rowStart[r] .. rowStart[r + 1]).
   const nActive = pos.length;
@@ -413,8 +428,8 @@ export function sriglUpdateSparse(view: SparseLayerView, opts: SriglSparseOption
   let ablatedCount = 0;
   for (let r = 0; r < out; r++) ablatedCount += ablated[r];
 
-  // 3. New fan-in.
-  const k = Math.floor(budget / (out - ablatedCount));
+  // 3. New fan-in (unless fixed: then an ablated row's budget goes unused).
+  const k = fixedK ?? Math.floor(budget / (out - ablatedCount));
 
   // 4. Prune: ablated rows lose everything; keep the nKeep largest |W| layer-wide; cap rows at k.
   const eligible = new Uint8Array(nActive);
@@ -425,6 +440,10 @@ export function sriglUpdateSparse(view: SparseLayerView, opts: SriglSparseOption
   for (let r = 0; r < out; r++) {
     const a = rowStart[r];
     const b = rowStart[r + 1];
+    if (groups !== null) {
+      keptPerRow[r] = capGroups(groups, pos, r * fanIn, a, b, keysW, kept);
+      continue;
+    }
     let n = 0;
     for (let j = a; j < b; j++) n += kept[j];
     if (n > k) {
@@ -447,6 +466,7 @@ export function sriglUpdateSparse(view: SparseLayerView, opts: SriglSparseOption
   let gw = 0;
   const top = new TopN(k, ROW_SLACK);
   const buf = new Float32Array(rows * fanIn);
+  const grower = groups === null ? null : new GroupGrower(groups);
   for (let r0 = 0; r0 < out; r0 += rows) {
     const r1 = Math.min(out, r0 + rows);
     const g = readGradRows(view, r0, r1, buf);
@@ -455,6 +475,12 @@ export function sriglUpdateSparse(view: SparseLayerView, opts: SriglSparseOption
       const base = r * fanIn;
       const a = rowStart[r];
       const b = rowStart[r + 1];
+      if (grower !== null) {
+        const n = grower.grow(g, r * fanIn - chunkBase, base, pos, a, b, kept, ablated[r] === 1, nextPos, w, grown, gw);
+        w += n.written;
+        gw += n.grown;
+        continue;
+      }
       top.reset(ablated[r] ? 0 : k - keptPerRow[r]);
       // Scan the runs between the row's kept positions; a kept entry is only checked for finiteness.
       let p = base;
@@ -521,4 +547,108 @@ export function sriglUpdateSparse(view: SparseLayerView, opts: SriglSparseOption
       nDropped: dropped.length,
     },
   };
+}
+
+/**
+ * Step 4 for N:M, one row: among its kept entries (kept[j] for j in [a, b)), a group holding
+ * more than its quota keeps only its quota largest |W| (ties: lowest position). Returns the
+ * row's kept count.
+ */
+function capGroups(groups: NMGroups, pos: Int32Array, base: number, a: number, b: number, keysW: Float32Array, kept: Uint8Array): number {
+  const count = new Int32Array(groups.count);
+  for (let j = a; j < b; j++) if (kept[j]) count[groups.groupOf[pos[j] - base]]++;
+  let n = 0;
+  for (let j = a; j < b; j++) {
+    if (!kept[j]) continue;
+    const g = groups.groupOf[pos[j] - base];
+    if (count[g] <= groups.quota[g]) {
+      n++;
+      continue;
+    }
+    // Rank this entry within its (overfull) group: it stays when fewer than quota entries beat it.
+    let better = 0;
+    for (let i = a; i < b; i++) {
+      if (i === j || !kept[i] || groups.groupOf[pos[i] - base] !== g) continue;
+      if (keysW[i] > keysW[j] || (keysW[i] === keysW[j] && i < j)) better++;
+    }
+    if (better < groups.quota[g]) n++;
+    else kept[j] = 2;
+  }
+  // 2 marks the entries capped away, so the ranking above saw the group as it was.
+  for (let j = a; j < b; j++) if (kept[j] === 2) kept[j] = 0;
+  return n;
+}
+
+/** Step 5 for N:M: fills every group of an active row to its quota by largest |G| among its columns not kept. */
+class GroupGrower {
+  private readonly isKept: Uint8Array;
+  private readonly cand: Int32Array;
+  private readonly grownCols: Int32Array;
+
+  constructor(private readonly groups: NMGroups) {
+    this.isKept = new Uint8Array(groups.groupOf.length);
+    this.cand = new Int32Array(groups.groupOf.length);
+    this.grownCols = new Int32Array(groups.k);
+  }
+
+  /**
+   * Row at dense offset `base`, gradient row at g[off .. off + fanIn); writes the row's new
+   * positions (kept and grown, ascending) to nextPos from w, and its grown ones to grown from gw.
+   */
+  grow(
+    g: Float32Array, off: number, base: number, pos: Int32Array, a: number, b: number, kept: Uint8Array, ablated: boolean,
+    nextPos: Int32Array, w: number, grown: Uint32Array, gw: number,
+  ): { written: number; grown: number } {
+    const { groups, isKept, cand, grownCols } = this;
+    const fanIn = isKept.length;
+    for (let c = 0; c < fanIn; c++) {
+      const v = g[off + c];
+      if (v - v !== 0) throw nonFinite('grad', base + c, v);
+    }
+    if (ablated) return { written: 0, grown: 0 };
+    isKept.fill(0);
+    for (let j = a; j < b; j++) if (kept[j]) isKept[pos[j] - base] = 1;
+    let nGrown = 0;
+    for (let q = 0; q < groups.count; q++) {
+      let have = 0;
+      let m = 0;
+      for (let i = groups.start[q]; i < groups.start[q + 1]; i++) {
+        const c = groups.cols[i];
+        if (isKept[c]) have++;
+        else cand[m++] = c;
+      }
+      // The largest |G| first, ties to the lowest column (candidates are ascending).
+      for (let t = 0; t < groups.quota[q] - have; t++) {
+        let best = t;
+        for (let i = t + 1; i < m; i++) {
+          const x = Math.abs(g[off + cand[i]]), y = Math.abs(g[off + cand[best]]);
+          if (x > y || (x === y && cand[i] < cand[best])) best = i;
+        }
+        const c = cand[best];
+        cand[best] = cand[t];
+        cand[t] = c;
+        grownCols[nGrown++] = c;
+      }
+    }
+    const cols = grownCols.subarray(0, nGrown).sort();
+    // Merge the kept and grown columns, both ascending.
+    let t = 0;
+    let j = a;
+    let written = 0;
+    for (;;) {
+      while (j < b && !kept[j]) j++;
+      const keptAt = j < b ? pos[j] : base + fanIn;
+      const grownAt = t < nGrown ? base + cols[t] : base + fanIn;
+      if (keptAt === base + fanIn && grownAt === base + fanIn) break;
+      if (keptAt < grownAt) {
+        nextPos[w + written++] = keptAt;
+        j++;
+      } else {
+        nextPos[w + written++] = grownAt;
+        grown[gw + t] = grownAt;
+        t++;
+      }
+    }
+    return { written, grown: nGrown };
+  }
 }

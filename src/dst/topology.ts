@@ -12,6 +12,7 @@ import { riglUpdateSparse, setUpdateSparse, sriglUpdateSparse, type SparseLayerV
 import type { UnstructuredStats } from './rigl.js';
 import type { SriglStats } from './srigl.js';
 import { zeroChanged } from './update.js';
+import { assertNM, nmGroups, nmMask, type NMStructure } from '../sparse/nm.js';
 
 export type SparseMethod = 'dense' | 'static' | 'set' | 'rigl' | 'srigl';
 const METHODS: readonly SparseMethod[] = ['dense', 'static', 'set', 'rigl', 'srigl'];
@@ -25,6 +26,13 @@ export interface TopologyLayerConfig {
   budget: number;
   /** Force the layer dense whatever its budget. Default false. */
   dense?: boolean;
+  /**
+   * SRigL with a fan-in the user fixed: every active row keeps exactly budget / out weights, and
+   * an ablated neuron's share of the budget goes unused. Default false.
+   */
+  fixedK?: boolean;
+  /** N:M structure (SRigL or RigL): budget must be out × its row fan-in (sparse/nm.ts). */
+  nm?: NMStructure;
 }
 
 export interface TopologyOptions {
@@ -96,6 +104,10 @@ export interface LayerTopologyStats {
   activeNeurons: number;
   /** Neurons with no weight (ablated, for SRigL). */
   ablatedNeurons: number;
+  /** N:M structure, or null. */
+  nm: NMStructure | null;
+  /** Whether the fan-in k is fixed (user-fixed fan-in, or N:M): ablation frees budget instead of raising k. */
+  fixedK: boolean;
 }
 
 /** Checkpoint form. Masks are bit-packed (LSB first) and base64-encoded. */
@@ -105,7 +117,7 @@ export interface TopologyJSON {
   method: SparseMethod;
   ablation: boolean;
   gammaSal: number;
-  layers: { name: string; out: number; fanIn: number; budget: number; k: number | null; mask: string | null; ablatedRows: number[] }[];
+  layers: { name: string; out: number; fanIn: number; budget: number; k: number | null; mask: string | null; ablatedRows: number[]; fixedK?: boolean; nm?: NMStructure | null }[];
 }
 
 interface LayerState {
@@ -117,8 +129,10 @@ interface LayerState {
   mask: Uint8Array | null;
   /** Per row, 1 when ablated (SRigL only; all 0 otherwise). */
   ablated: Uint8Array;
-  /** SRigL constant fan-in; null otherwise. */
+  /** SRigL constant fan-in (and N:M's row fan-in); null otherwise. */
   k: number | null;
+  fixedK: boolean;
+  nm: NMStructure | null;
 }
 
 function checkLayerConfig(l: TopologyLayerConfig): void {
@@ -151,13 +165,26 @@ export class SparseTopology {
       const { name, out, fanIn, budget } = c;
       const dense = method === 'dense' || c.dense === true || budget === out * fanIn;
       const ablated = new Uint8Array(out);
+      const nm = c.nm ?? null;
+      const fixedK = c.fixedK === true || nm !== null;
+      if (!dense && nm !== null) {
+        if (method !== 'srigl' && method !== 'rigl') throw new RangeError(`topology layer '${name}': N:M needs method srigl or rigl, not '${method}'`);
+        const k = nmGroups(fanIn, nm).k;
+        if (budget !== k * out) throw new RangeError(`topology layer '${name}': an N:M ${nm.n}:${nm.m} layer holds out·k = ${k * out} weights, but its budget is ${budget}`);
+      }
+      if (!dense && c.fixedK === true) {
+        if (method !== 'srigl') throw new RangeError(`topology layer '${name}': a fixed fan-in needs method srigl, not '${method}'`);
+        if (budget % out !== 0) throw new RangeError(`topology layer '${name}': a fixed fan-in needs a budget that is a multiple of out=${out}, got ${budget}`);
+      }
       if (dense) {
-        layers.set(name, { name, out, fanIn, budget: out * fanIn, mask: null, ablated, k: null });
+        layers.set(name, { name, out, fanIn, budget: out * fanIn, mask: null, ablated, k: null, fixedK: false, nm: null });
+      } else if (nm !== null) {
+        layers.set(name, { name, out, fanIn, budget, mask: nmMask(out, fanIn, nm, rng), ablated, k: budget / out, fixedK, nm });
       } else if (method === 'srigl') {
         const k = Math.floor(budget / out);
-        layers.set(name, { name, out, fanIn, budget, mask: constantFanInMask(out, fanIn, k, rng), ablated, k });
+        layers.set(name, { name, out, fanIn, budget, mask: constantFanInMask(out, fanIn, k, rng), ablated, k, fixedK, nm: null });
       } else {
-        layers.set(name, { name, out, fanIn, budget, mask: randomMask(out * fanIn, budget, rng), ablated, k: null });
+        layers.set(name, { name, out, fanIn, budget, mask: randomMask(out * fanIn, budget, rng), ablated, k: null, fixedK: false, nm: null });
       }
     }
     return new SparseTopology(method, ablation, gammaSal, layers);
@@ -302,14 +329,18 @@ export class SparseTopology {
       case 'set':
         return unstructuredResult(s.name, setUpdateSparse(u.view, dropFraction, rng));
       case 'rigl':
-        return unstructuredResult(s.name, riglUpdateSparse(u.view, dropFraction));
       case 'srigl': {
+        if (this.method === 'rigl' && s.nm === null) return unstructuredResult(s.name, riglUpdateSparse(u.view, dropFraction));
+        // SRigL, or RigL under N:M: the same layer-wide drop by |W|, regrowth within each group, no ablation.
+        const structured = this.method === 'srigl';
         const r = sriglUpdateSparse(u.view, {
           budget: s.budget,
           dropFraction,
-          ablation: this.ablation,
-          mayAblate: !u.isClassifier,
+          ablation: structured && this.ablation,
+          mayAblate: structured && !u.isClassifier,
           gammaSal: this.gammaSal,
+          fixedK: s.fixedK ? s.budget / s.out : undefined,
+          nm: s.nm ?? undefined,
         });
         return { name: s.name, pos: r.pos, grown: r.grown, dropped: r.dropped, ablated: r.ablated, report: sriglReport(s.name, r.stats, r.grown.length, r.dropped.length) };
       }
@@ -334,6 +365,8 @@ export class SparseTopology {
         k: s.k,
         activeNeurons,
         ablatedNeurons: s.out - activeNeurons,
+        nm: s.nm,
+        fixedK: s.fixedK,
       };
     });
   }
@@ -353,6 +386,8 @@ export class SparseTopology {
         k: s.k,
         mask: s.mask === null ? null : Buffer.from(packMaskBits(s.mask)).toString('base64'),
         ablatedRows: [...s.ablated.keys()].filter((r) => s.ablated[r] === 1),
+        fixedK: s.fixedK,
+        nm: s.nm,
       })),
     };
   }
@@ -371,7 +406,7 @@ export class SparseTopology {
     const method = j.method as SparseMethod;
     const layers = new Map<string, LayerState>();
     for (const l of j.layers) {
-      checkLayerConfig(l);
+      checkLayerConfig({ name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget });
       if (layers.has(l.name)) throw new RangeError(`topology JSON: layer '${l.name}' is listed twice`);
       const ablated = new Uint8Array(l.out);
       if (!Array.isArray(l.ablatedRows)) throw new RangeError(`topology JSON: layer '${l.name}': ablatedRows must be an array`);
@@ -379,17 +414,39 @@ export class SparseTopology {
         if (!Number.isInteger(r) || r < 0 || r >= l.out) throw new RangeError(`topology JSON: layer '${l.name}': ablated row ${r} out of range [0, ${l.out})`);
         ablated[r] = 1;
       }
-      if (l.mask === null) {
-        if (l.budget !== l.out * l.fanIn || l.k !== null || l.ablatedRows.length > 0) {
-          throw new RangeError(`topology JSON: layer '${l.name}' has no mask, so it must be dense (budget = out·fanIn, k null, no ablated rows)`);
+      const nm = l.nm ?? null;
+      const fixedK = l.fixedK ?? false;
+      if (typeof fixedK !== 'boolean') throw new RangeError(`topology JSON: layer '${l.name}': fixedK must be a boolean`);
+      if (nm !== null) {
+        try {
+          nmGroups(l.fanIn, nm);
+        } catch (e) {
+          throw new RangeError(`topology JSON: layer '${l.name}': ${(e as Error).message}`);
         }
-        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask: null, ablated, k: null });
+        if (!fixedK) throw new RangeError(`topology JSON: layer '${l.name}': an N:M layer has a fixed fan-in`);
+      }
+      if (l.mask === null) {
+        if (l.budget !== l.out * l.fanIn || l.k !== null || l.ablatedRows.length > 0 || nm !== null || fixedK) {
+          throw new RangeError(`topology JSON: layer '${l.name}' has no mask, so it must be dense (budget = out·fanIn, k null, no ablated rows, no N:M or fixed fan-in)`);
+        }
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask: null, ablated, k: null, fixedK: false, nm: null });
         continue;
       }
       if (method === 'dense') throw new RangeError(`topology JSON: layer '${l.name}' has a mask but the method is 'dense'`);
       if (typeof l.mask !== 'string') throw new RangeError(`topology JSON: layer '${l.name}': mask must be a base64 string or null`);
       const mask = unpackMaskBits(new Uint8Array(Buffer.from(l.mask, 'base64')), l.out * l.fanIn);
-      if (method === 'srigl') {
+      if (nm !== null) {
+        if (method !== 'srigl' && method !== 'rigl') throw new RangeError(`topology JSON: layer '${l.name}': N:M needs method srigl or rigl, not '${method}'`);
+        const k = nmGroups(l.fanIn, nm).k;
+        if (l.k !== k || l.budget !== k * l.out) throw new RangeError(`topology JSON: layer '${l.name}': N:M ${nm.n}:${nm.m} needs k = ${k} and budget ${k * l.out}`);
+        if (method === 'rigl' && l.ablatedRows.length > 0) throw new RangeError(`topology JSON: layer '${l.name}': method 'rigl' has no ablated rows`);
+        try {
+          assertNM(mask, l.out, l.fanIn, nm, ablated);
+        } catch (e) {
+          throw new RangeError(`topology JSON: layer '${l.name}': ${(e as Error).message}`);
+        }
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k, fixedK: true, nm });
+      } else if (method === 'srigl') {
         const k = l.k;
         if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > l.fanIn) throw new RangeError(`topology JSON: layer '${l.name}': k must be an integer in [1, fanIn], got ${String(k)}`);
         if (k * (l.out - l.ablatedRows.length) > l.budget) throw new RangeError(`topology JSON: layer '${l.name}': k·(out − ablated) exceeds the budget ${l.budget}`);
@@ -398,12 +455,13 @@ export class SparseTopology {
         } catch (e) {
           throw new RangeError(`topology JSON: layer '${l.name}': ${(e as Error).message}`);
         }
-        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k });
+        if (fixedK && k * l.out !== l.budget) throw new RangeError(`topology JSON: layer '${l.name}': a fixed fan-in k=${k} needs budget k·out = ${k * l.out}`);
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k, fixedK, nm: null });
       } else {
-        if (l.k !== null || l.ablatedRows.length > 0) throw new RangeError(`topology JSON: layer '${l.name}': method '${method}' has no k or ablated rows`);
+        if (l.k !== null || l.ablatedRows.length > 0 || fixedK) throw new RangeError(`topology JSON: layer '${l.name}': method '${method}' has no k, fixed fan-in or ablated rows`);
         const count = nnz(mask);
         if (count !== l.budget) throw new RangeError(`topology JSON: layer '${l.name}': mask holds ${count} weights, budget is ${l.budget}`);
-        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k: null });
+        layers.set(l.name, { name: l.name, out: l.out, fanIn: l.fanIn, budget: l.budget, mask, ablated, k: null, fixedK: false, nm: null });
       }
     }
     return new SparseTopology(method, j.ablation, j.gammaSal, layers);

@@ -19,7 +19,8 @@
 import type { Model } from '../nn/models.js';
 import type { SparsifiableLayer } from '../nn/layer.js';
 import { rowCounts } from '../sparse/mask.js';
-import { computeBudgets, type DistributionKind, type DistributionResult } from '../sparse/distribution.js';
+import { computeBudgets, type DistributionKind, type DistributionResult, type LayerBudget } from '../sparse/distribution.js';
+import { checkNM, formatNM, nmGroups, type NMSpec, type NMStructure } from '../sparse/nm.js';
 import { denseView, SparseTopology, type LayerTopologyStats, type LayerUpdateInput, type LayerUpdateReport, type SparseMethod, type TopologyJSON } from '../dst/topology.js';
 import type { SparseLayerView } from '../dst/sparse-update.js';
 import { remapCompact, zeroChanged } from '../dst/update.js';
@@ -68,9 +69,30 @@ export interface SparseTrainingOptions {
    * to float summation order; topology-update steps compute the dense gradient either way.
    */
   compute?: ComputeMode;
+  /**
+   * N:M structure (methods srigl and rigl): every active row keeps exactly N of every M
+   * consecutive inputs (Conv2d: M consecutive input channels at each kernel position; see
+   * sparse/nm.ts). The global sparsity is then 1 − N/M (`sparsity` may be left out or must
+   * agree): 'uniform' gives every sparse layer N:M, 'erk' gives each layer N_l:M with N_l the
+   * ERK density × M rounded (at least 1; N_l = M makes the layer dense). Ablation (srigl) removes
+   * whole rows and their budget goes unused. Default: none (constant fan-in, free positions).
+   */
+  nm?: NMSpec;
+  /**
+   * A fan-in the user fixes (method srigl): every active neuron of a sparse layer keeps exactly
+   * K weights for the whole run, with no ERK/uniform budget and no redistribution when neurons
+   * are ablated. A number applies to every layer that would be sparse (a layer whose fan-in is
+   * ≤ K stays dense; the global sparsity follows, `sparsity` is ignored); a record by layer name
+   * applies to those layers only, the others following `sparsity` and `distribution`.
+   * Default: none.
+   */
+  fanIn?: number | Readonly<Record<string, number>>;
 }
 
 export type ComputeMode = 'auto' | 'dense' | 'sparse';
+
+/** Where N:M groups run, as model files record it. */
+export const NM_AXIS = 'input channels: a group is M consecutive inputs of a Linear row, or M consecutive input channels of a Conv2d filter at one kernel position (weight[o, c0:c0+M, i, j]); a partial last group of r < M keeps min(N, r)';
 export const COMPUTE_MODES: readonly ComputeMode[] = ['auto', 'dense', 'sparse'];
 /** Densest layer 'auto' computes sparse (bench/results/training.md). */
 export const AUTO_SPARSE_DENSITY = 0.5;
@@ -98,6 +120,11 @@ export interface SparseRunInfo {
   tEnd: number;
   gradAccumulation: number;
   compute: ComputeMode;
+  /** N:M asked for (layers' own N_l:M in `layers[].nm`), with the axis its groups run along; absent without N:M. */
+  nm?: NMSpec;
+  nmAxis?: string;
+  /** The fixed fan-in asked for; absent without one. */
+  fanIn?: number | Record<string, number>;
   /** Topology updates applied so far. */
   updates: number;
   /** Nonzero weights over all sparsifiable layers, and their total size. */
@@ -113,7 +140,11 @@ export interface SparseUpdateEvent {
   layers: LayerUpdateReport[];
 }
 
-type Resolved = Required<Omit<SparseTrainingOptions, 'overrides'>> & { overrides: Record<string, number> };
+type Resolved = Required<Omit<SparseTrainingOptions, 'overrides' | 'nm' | 'fanIn'>> & {
+  overrides: Record<string, number>;
+  nm: NMSpec | null;
+  fanIn: number | Record<string, number> | null;
+};
 
 function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions): Resolved {
   const r: Resolved = {
@@ -130,6 +161,8 @@ function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions)
     gradAccumulation: o.gradAccumulation ?? 1,
     seed: o.seed ?? 0,
     compute: o.compute ?? 'auto',
+    nm: o.nm === undefined ? null : { n: o.nm.n, m: o.nm.m },
+    fanIn: o.fanIn === undefined ? null : typeof o.fanIn === 'number' ? o.fanIn : { ...o.fanIn },
   };
   if (!COMPUTE_MODES.includes(r.compute)) throw new RangeError(`compute must be one of ${COMPUTE_MODES.join(', ')}, got '${String(r.compute)}'`);
   if (!SPARSE_METHODS.includes(r.method)) throw new RangeError(`unknown sparse method '${String(r.method)}', expected one of ${SPARSE_METHODS.join(', ')}`);
@@ -141,6 +174,25 @@ function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions)
   }
   if (!(Number.isFinite(r.gammaSal) && r.gammaSal >= 0)) throw new RangeError(`gammaSal must be a finite number ≥ 0, got ${r.gammaSal}`);
   if (r.method === 'dense' && Object.keys(r.overrides).length > 0) throw new RangeError("per-layer sparsity overrides need a sparse method, not 'dense'");
+  if (r.nm !== null) {
+    checkNM(r.nm, 'nm');
+    if (r.method !== 'srigl' && r.method !== 'rigl') throw new RangeError(`nm: N:M needs method srigl or rigl, not '${r.method}'`);
+    if (r.fanIn !== null) throw new RangeError('nm and fanIn both fix the fan-in; give one');
+    if (Object.keys(r.overrides).length > 0) throw new RangeError('nm: per-layer sparsity overrides do not combine with N:M');
+    const implied = 1 - r.nm.n / r.nm.m;
+    if (o.sparsity !== undefined && Math.abs(o.sparsity - implied) > 1e-9) throw new RangeError(`nm: ${formatNM(r.nm)} means sparsity ${implied}, but sparsity ${o.sparsity} was given; give one`);
+    r.sparsity = implied;
+  }
+  if (r.fanIn !== null) {
+    if (r.method !== 'srigl') throw new RangeError(`fanIn: a fixed fan-in needs method srigl, not '${r.method}'`);
+    const entries = typeof r.fanIn === 'number' ? [['', r.fanIn] as const] : Object.entries(r.fanIn);
+    if (entries.length === 0) throw new RangeError('fanIn: no layer given');
+    for (const [name, k] of entries) {
+      if (!Number.isInteger(k) || k < 1) throw new RangeError(`fanIn${name ? ` of ${name}` : ''}: must be a positive integer, got ${k}`);
+      if (name !== '' && !layers.some((l) => l.name === name)) throw new RangeError(`fanIn: unknown layer '${name}' (layers: ${layers.map((l) => l.name).join(', ')})`);
+      if (name !== '' && name in r.overrides) throw new RangeError(`fanIn: layer '${name}' also has a sparsity override; give one`);
+    }
+  }
   return r;
 }
 
@@ -150,7 +202,7 @@ function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions)
  */
 export class SparseTraining {
   readonly topology: SparseTopology;
-  readonly budgets: DistributionResult;
+  readonly budgets: StructuredBudgets;
   private readonly opts: Resolved;
   private readonly layers: SparsifiableLayer[];
   /** Sparse (masked) layers only: the ones updated. */
@@ -167,14 +219,14 @@ export class SparseTraining {
     this.layers = model.sparsifiable();
     this.opts = resolve(this.layers, options);
     const o = this.opts;
-    this.budgets = computeBudgets(
-      this.layers.map((l) => ({ name: l.name, shape: budgetShape(l), dense: o.method !== 'dense' && o.denseFirst && l.isFirst && !(l.name in o.overrides) })),
-      { sparsity: o.sparsity, distribution: o.distribution, overrides: o.overrides },
-    );
+    this.budgets = structuredBudgets(this.layers, o);
+    // A fan-in fixed for every layer decides the sparsity.
+    if (typeof o.fanIn === 'number') o.sparsity = 1 - this.budgets.totalNnz / this.budgets.totalParams;
     this.rng = new Rng(o.seed ^ 0x5eed5);
     if (rngState !== undefined) this.rng.setState(rngState);
     const init = topology === undefined;
-    this.topology = topology ?? SparseTopology.create(this.budgets.layers, { method: o.method, ablation: o.ablation, gammaSal: o.gammaSal }, this.rng);
+    this.topology =
+      topology ?? SparseTopology.create(this.budgets.layers.map((b) => ({ ...b, ...this.budgets.structure.get(b.name) })), { method: o.method, ablation: o.ablation, gammaSal: o.gammaSal }, this.rng);
     for (const l of this.layers) {
       const mask = this.topology.mask(l.name);
       if (mask !== null && this.computesSparse(l)) {
@@ -406,10 +458,12 @@ export class SparseTraining {
 
   /** Everything about the run for logs and model metadata. */
   info(): SparseRunInfo {
-    const { method, sparsity, distribution, denseFirst, overrides, ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation, compute } = this.opts;
+    const { method, sparsity, distribution, denseFirst, overrides, ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation, compute, nm, fanIn } = this.opts;
     const layers = this.stats();
     return {
       method, sparsity, distribution, denseFirst, overrides, ablation: method === 'srigl' && ablation, gammaSal, deltaT, alpha, tEnd, gradAccumulation, compute,
+      ...(nm === null ? {} : { nm, nmAxis: NM_AXIS }),
+      ...(fanIn === null ? {} : { fanIn }),
       updates: this.updates,
       nnz: layers.reduce((a, l) => a + l.nnz, 0),
       totalWeights: layers.reduce((a, l) => a + l.out * l.fanIn, 0),
@@ -448,6 +502,67 @@ export interface SparseTrainingState {
   ablationChanges?: Record<string, AblationChanges>;
 }
 
+/** Budgets, with each sparse layer's N:M structure or fixed fan-in where the options ask for one. */
+export interface StructuredBudgets extends DistributionResult {
+  structure: Map<string, { nm?: NMStructure; fixedK?: boolean }>;
+}
+
+/**
+ * The budgets of a run: the distribution's (ERK or uniform over `sparsity`), then N:M or a fixed
+ * fan-in applied per layer — budget = out × the structure's row fan-in — or, for a fan-in fixed
+ * for every layer, K per row with no distribution at all.
+ */
+function structuredBudgets(layers: readonly SparsifiableLayer[], o: Resolved): StructuredBudgets {
+  const named = (l: SparsifiableLayer): boolean => l.name in o.overrides || (o.fanIn !== null && typeof o.fanIn !== 'number' && l.name in o.fanIn);
+  const denseFirst = (l: SparsifiableLayer): boolean => o.method !== 'dense' && o.denseFirst && l.isFirst && !named(l);
+  const structure = new Map<string, { nm?: NMStructure; fixedK?: boolean }>();
+  const taps = (l: SparsifiableLayer): number => l.kernel[0] * l.kernel[1];
+  const finish = (result: DistributionResult, patch: (l: SparsifiableLayer, b: LayerBudget) => number | null): StructuredBudgets => {
+    const out = result.layers.map((b) => {
+      const l = layers.find((x) => x.name === b.name) as SparsifiableLayer;
+      const budget = b.dense ? null : patch(l, b);
+      if (budget === null) return b;
+      const dense = budget === b.numel;
+      if (dense) structure.delete(b.name);
+      return { ...b, budget, density: budget / b.numel, k0: Math.floor(budget / b.out), dense, clamped: false };
+    });
+    const totalNnz = out.reduce((a, b) => a + b.budget, 0);
+    return { ...result, layers: out, totalNnz, targetNnz: totalNnz, clampedLayers: [], structure };
+  };
+  const specs = (dense: (l: SparsifiableLayer) => boolean) => layers.map((l) => ({ name: l.name, shape: budgetShape(l), dense: dense(l) }));
+
+  if (typeof o.fanIn === 'number') {
+    const K = o.fanIn;
+    const sparse = layers.filter((l) => !denseFirst(l) && l.fanIn > K);
+    if (sparse.length === 0) {
+      throw new RangeError(`fanIn: ${K} is at least the fan-in of every layer that could be sparse (${layers.filter((l) => !denseFirst(l)).map((l) => `${l.name} ${l.fanIn}`).join(', ')}), so none would be`);
+    }
+    for (const l of sparse) structure.set(l.name, { fixedK: true });
+    // Every layer is either dense or fixed: the distribution only supplies the bookkeeping.
+    const base = computeBudgets(specs(() => true), { sparsity: 0, distribution: 'uniform', overrides: {} });
+    return finish({ ...base, layers: base.layers.map((b) => ({ ...b, dense: !structure.has(b.name) })) }, (l, b) => (structure.has(b.name) ? K * l.out : null));
+  }
+  const base = computeBudgets(specs(denseFirst), { sparsity: o.sparsity, distribution: o.distribution, overrides: o.overrides });
+  if (o.fanIn !== null) {
+    // The named layers take their fixed fan-in (dense when it is not below theirs); the others
+    // keep the budget the distribution gave them, so the global density moves with the fixed ones.
+    const fixed = o.fanIn;
+    for (const l of layers) if (l.name in fixed && fixed[l.name] < l.fanIn) structure.set(l.name, { fixedK: true });
+    const withNamed = { ...base, layers: base.layers.map((b) => (b.name in fixed ? { ...b, dense: false } : b)) };
+    return finish(withNamed, (l, b) => (l.name in fixed ? (structure.has(l.name) ? fixed[l.name] * l.out : b.numel) : null));
+  }
+  const nm = o.nm;
+  if (nm === null) return { ...base, structure };
+  return finish(base, (l, b) => {
+    // Uniform: N:M everywhere. ERK: N_l from the layer's ERK density, at least 1.
+    const n = o.distribution === 'uniform' ? nm.n : Math.max(1, Math.min(nm.m, Math.round((b.budget / b.numel) * nm.m)));
+    if (n >= nm.m) return b.numel;
+    const st: NMStructure = { n, m: nm.m, taps: taps(l) };
+    structure.set(l.name, { nm: st });
+    return nmGroups(l.fanIn, st).k * l.out;
+  });
+}
+
 /** The shape ERK sees: [out, in] for Linear, [out, in, kh, kw] for Conv2d. */
 function budgetShape(l: SparsifiableLayer): number[] {
   const [kh, kw] = l.kernel;
@@ -462,7 +577,7 @@ export function formatSparseLine(layers: readonly SparseLayerStats[], changes: R
   return layers
     .map((l) => {
       if (l.density === 1) return `${l.name} dense`;
-      const k = l.k === null ? '' : ` k=${l.k}`;
+      const k = (l.k === null ? '' : ` k=${l.k}`) + (l.nm === null ? '' : ` ${formatNM(l.nm)}`);
       const c = changes.get(l.name);
       const moved = c === undefined ? '' : ` (+${c.newlyAblated} -${c.revived})`;
       return `${l.name} d=${l.density.toFixed(3)}${k} abl=${l.ablatedNeurons}${moved}`;
@@ -472,7 +587,10 @@ export function formatSparseLine(layers: readonly SparseLayerStats[], changes: R
 
 /** The final per-layer table (plain text, aligned). */
 export function formatSparseTable(info: SparseRunInfo): string {
-  const head = ['layer', 'kind', 'shape', 'nnz', 'density', 'fan-in k', 'active', 'ablated'];
+  // A structure column only when some layer has one (N:M, or a fixed fan-in).
+  const structured = info.layers.some((l) => l.nm !== null || l.fixedK);
+  const structure = (l: SparseLayerStats): string[] => (structured ? [l.nm !== null ? formatNM(l.nm) : l.fixedK ? 'fixed k' : ''] : []);
+  const head = ['layer', 'kind', 'shape', 'nnz', 'density', 'fan-in k', ...(structured ? ['structure'] : []), 'active', 'ablated'];
   const rows = info.layers.map((l) => [
     l.name,
     l.kind,
@@ -480,10 +598,11 @@ export function formatSparseTable(info: SparseRunInfo): string {
     String(l.nnz),
     l.density.toFixed(4),
     l.k === null ? (l.density === 1 ? String(l.fanIn) : '-') : String(l.k),
+    ...structure(l),
     String(l.activeNeurons),
     String(l.ablatedNeurons),
   ]);
-  rows.push(['total', '', '', String(info.nnz), (info.nnz / info.totalWeights).toFixed(4), '', '', String(info.layers.reduce((a, l) => a + l.ablatedNeurons, 0))]);
+  rows.push(['total', '', '', String(info.nnz), (info.nnz / info.totalWeights).toFixed(4), '', ...(structured ? [''] : []), '', String(info.layers.reduce((a, l) => a + l.ablatedNeurons, 0))]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (r: string[]): string => r.map((v, c) => (c === 0 || c === 1 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
   return [line(head), ...rows.map(line)].join('\n');

@@ -83,3 +83,78 @@ test('back-to-back GEMM jobs on 2 threads never hang and stay exact', { skip: !f
     await two.close();
   }
 });
+
+// The memory-bound ops and the sparse training kernels split too (by batch lanes, rows or
+// elements, see wasm.ts and as/lanes.ts): 1 and 2 threads must agree bit for bit, for batches
+// that are and are not multiples of the 16-lane parts.
+test('split transposes, elementwise ops and sparse training kernels are bitwise identical with 1 and 2 threads', { skip: !features.threads ? 'no threads' : false }, async () => {
+  for (const isa of ['simd128', 'relaxed', 'scalar'] as const) {
+    if (!isaSupported(isa, features)) continue;
+    const one = await createEngine({ backend: isa, threads: 1 });
+    const two = await createEngine({ backend: isa, threads: 2 });
+    const pool = two.rows as unknown as { stats: { jobs: number } };
+    try {
+      const rng = new Rng(SEED + 2);
+      for (const [n, rows, cols, k] of [[128, 300, 784, 78], [100, 100, 300, 30], [48, 37, 515, 9], [300, 64, 200, 17]]) {
+        const rowPtr = new Int32Array(rows + 1), col: number[] = [];
+        for (let j = 0; j < rows; j++) {
+          const fan = j % 11 === 3 ? 0 : k; // an ablated (empty) row now and then
+          const set = new Set<number>();
+          while (set.size < fan) set.add(Math.floor(rng.uniform() * cols));
+          col.push(...[...set].sort((a, b) => a - b));
+          rowPtr[j + 1] = col.length;
+        }
+        const nnz = col.length;
+        // CSC of the same lists: per input column the rows reading it (ascending) and the weight's position.
+        const colPtr = new Int32Array(cols + 1), rowIdx = new Int32Array(nnz), wPos = new Int32Array(nnz);
+        for (const c of col) colPtr[c + 1]++;
+        for (let c = 0; c < cols; c++) colPtr[c + 1] += colPtr[c];
+        const fill = colPtr.slice(0, cols);
+        for (let j = 0; j < rows; j++) for (let t = rowPtr[j]; t < rowPtr[j + 1]; t++) { const e = fill[col[t]]++; rowIdx[e] = j; wPos[e] = t; }
+        const data = {
+          x: Float32Array.from({ length: n * cols }, () => rng.normal()),
+          w: Float32Array.from({ length: nnz }, () => rng.normal()),
+          dy: Float32Array.from({ length: n * rows }, () => rng.normal()),
+          bias: Float32Array.from({ length: rows }, () => rng.normal()),
+          m: Float32Array.from({ length: nnz }, () => rng.normal()),
+        };
+        const out = [one, two].map((e) => {
+          const h = e.heap, mark = h.mark();
+          const put = (a: Float32Array | Int32Array): number => {
+            const p = a instanceof Int32Array ? h.allocI32(a.length) : h.allocF32(a.length);
+            (a instanceof Int32Array ? h.i32(p, a.length) : h.f32(p, a.length)).set(a as never);
+            return p;
+          };
+          const K = e.kernels;
+          const x = put(data.x), xT = h.allocF32(n * cols), W = put(data.w), rp = put(rowPtr), cl = put(Int32Array.from(col));
+          const cp = put(colPtr), ri = put(rowIdx), wp = put(wPos), dy = put(data.dy), dyT = h.allocF32(n * rows);
+          const yT = h.allocF32(n * rows), y = h.allocF32(n * rows), bias = put(data.bias), G = h.allocF32(nnz), M = put(data.m);
+          const dxT = h.allocF32(n * cols), dx = h.allocF32(n * cols), mask = put(Float32Array.from({ length: n * rows }, (_, i) => (i % 3 ? 1 : 0)));
+          K.swapAxes(n, cols, 1, x, xT);
+          K.sparseRowsForward(rows, n, rp, cl, W, xT, yT);
+          K.swapAxes(rows, n, 1, yT, y);
+          K.addBiasRows(n, rows, y, bias);
+          K.reluForward(n * rows, y, y);
+          K.reluBackward(n * rows, y, dy, dy);
+          K.mul(n * rows, dy, mask, dy);
+          K.swapAxes(n, rows, 1, dy, dyT);
+          K.sparseRowsWeightGrad(rows, n, rp, cl, G, dyT, xT);
+          K.sparseColsInputGrad(cols, n, cp, ri, wp, W, dyT, dxT);
+          K.swapAxes(cols, n, 1, dxT, dx);
+          K.sgdStep(nnz, W, G, M, 0.05, 0.9, 5e-4, true);
+          const r = [xT, yT, y, dy, G, dx, W, M].map((p, i) => h.f32(p, [n * cols, n * rows, n * rows, n * rows, nnz, n * cols, nnz, nnz][i]).slice());
+          h.release(mark);
+          return r;
+        });
+        ['xT', 'yT', 'y', 'dy', 'G', 'dx', 'W', 'M'].forEach((name, i) => {
+          const diff = out[0][i].findIndex((v, j) => !Object.is(v, out[1][i][j]));
+          assert.equal(diff, -1, `${isa} n=${n} rows=${rows} cols=${cols}: ${name}[${diff}] differs between 1 and 2 threads`);
+        });
+      }
+      assert.ok(pool.stats.jobs > 0, `${isa}: nothing was split over the two threads`);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  }
+});

@@ -12,6 +12,7 @@ import { train, type EpochMetrics } from '../../train/loop.js';
 import { AUTO_SPARSE_DENSITY, COMPUTE_MODES, formatSparseLine, formatSparseTable, SPARSE_METHODS, SparseTraining, type ComputeMode, type SparseTrainingOptions, type SparseTrainingState } from '../../train/sparse.js';
 import type { SparseMethod } from '../../dst/topology.js';
 import type { DistributionKind } from '../../sparse/distribution.js';
+import { parseNM } from '../../sparse/nm.js';
 import type { OptimizerOptions } from '../../train/optimizer.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
 import { limitSplit } from '../common.js';
@@ -43,6 +44,8 @@ const SPECS: OptionSpec[] = [
   { name: 'distribution', kind: 'enum', values: ['erk', 'uniform'], help: 'How the sparsity is shared among layers (exact global density). Default erk.' },
   { name: 'dense-first', kind: 'bool', help: 'Keep the first layer dense. Default: on when it is a convolution (cnn, resnet, as the paper\'s ResNets), off for the mlp (its first layer holds 88% of the weights).' },
   { name: 'sparsity-override', kind: 'number-map', arg: 'NAME=X,...', min: 0, maxExclusive: 1, help: 'Per-layer sparsity by layer name, e.g. fc3=0.5; the other layers share the rest. Default none.' },
+  { name: 'nm', kind: 'string', arg: 'N:M', help: 'N:M structure (srigl, rigl): every active neuron keeps exactly N of every M consecutive inputs (Conv2d: M consecutive input channels at each kernel position), e.g. 2:4 or 1:8, 1 ≤ N < M ≤ 64. Sets the sparsity to 1 − N/M; with --distribution erk each layer gets its own N_l:M. Default none (constant fan-in at free positions).' },
+  { name: 'fan-in', kind: 'string', arg: 'K|NAME=K,...', help: 'A fan-in you fix (srigl): every active neuron keeps exactly K weights for the whole run, no budget redistribution when neurons are ablated. K alone applies to every layer that would be sparse (layers with fan-in ≤ K stay dense; the global density follows and is printed); NAME=K,... to those layers only, the rest sharing --sparsity. Default none.' },
   { name: 'ablation', kind: 'bool', help: 'SRigL neuron ablation (the classifier never ablates). Default on.' },
   { name: 'gamma-sal', kind: 'number', arg: 'X', min: 0, help: 'SRigL saliency threshold fraction γ_sal. Default 0.3.' },
   { name: 'delta-t', kind: 'int', arg: 'N', min: 1, help: 'Optimizer steps between topology updates ΔT. Default 100.' },
@@ -124,6 +127,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     compute: get<ComputeMode>('compute', 'auto'),
   };
   checkSparseOptions(o, sparseOptions);
+  Object.assign(sparseOptions, structureOptions(o, sparseOptions));
   if (o.get('condense') === true && method === 'dense') throw new UsageError('srigl train: --condense needs a sparse --method (static, set, rigl or srigl)');
   if (o.get('condense') === true && !CONDENSABLE.includes(arch)) throw new UsageError(`srigl train: --condense supports --model ${CONDENSABLE.join(' and ')}, not ${arch}`);
   const condense = get('condense', method !== 'dense' && CONDENSABLE.includes(arch));
@@ -152,12 +156,14 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
         ? SparseTraining.restore(model, sparseOptions, resumed.checkpoint.captured.state.extra.sparse as SparseTrainingState)
         : SparseTraining.create(model, sparseOptions);
     } catch (e) {
-      // Bad layer names, infeasible overrides: the user's input, so a usage error.
-      throw new UsageError(`srigl train: ${(e as Error).message}`);
+      // Bad layer names, infeasible overrides: the user's input, so a usage error, naming the option.
+      const message = (e as Error).message.replace(/^fanIn( of | )?/, (_, sep: string | undefined) => `--fan-in${sep ?? ''}`).replace(/^nm:/, '--nm:');
+      throw new UsageError(`srigl train: ${message}`);
     }
     if (method !== 'dense') {
       const info = sparse.info();
-      log(`sparse: ${method}, sparsity ${info.sparsity}, ${info.distribution}, ${info.nnz.toLocaleString('en-US')} of ${info.totalWeights.toLocaleString('en-US')} weights` +
+      const structure = info.nm ? `N:M ${info.nm.n}:${info.nm.m} (${info.distribution === 'erk' ? 'per-layer N_l by ERK' : 'every sparse layer'}), ` : info.fanIn !== undefined ? `fixed fan-in ${typeof info.fanIn === 'number' ? info.fanIn : Object.entries(info.fanIn).map(([n, k]) => `${n}=${k}`).join(',')}, ` : '';
+      log(`sparse: ${method}, ${structure}sparsity ${+info.sparsity.toFixed(4)} (global density ${(info.nnz / info.totalWeights).toFixed(4)}), ${info.distribution}, ${info.nnz.toLocaleString('en-US')} of ${info.totalWeights.toLocaleString('en-US')} weights` +
         (method === 'srigl' ? `, ablation ${info.ablation ? `on (γ_sal ${info.gammaSal})` : 'off'}` : '') +
         (method === 'static' ? '' : `, ΔT ${info.deltaT}, α ${info.alpha}, T_end ${info.tEnd}`) +
         `; compute: ${info.layers.filter((l) => l.density < 1).map((l) => `${l.name} ${l.sparseCompute ? 'sparse' : 'dense'}`).join(', ') || 'dense'}`);
@@ -218,7 +224,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const metrics = { testAcc: final.testAcc, testLoss: final.testLoss, trainAcc: final.trainAcc, trainLoss: final.trainLoss, wallSeconds: final.wallSeconds };
     const sparseInfo = sparse.info();
     saveModel(modelPath, model, { dataset, training, metrics, sparse: sparseInfo });
-    if (method !== 'dense') log(`${method} at sparsity ${sparseInfo.sparsity}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
+    if (method !== 'dense') log(`${method} at sparsity ${+sparseInfo.sparsity.toFixed(4)}, ${sparseInfo.updates} topology update(s):\n${formatSparseTable(sparseInfo)}`);
     log(`test accuracy ${(100 * (final.testAcc ?? 0)).toFixed(2)}% after ${epochs} epoch(s); saved ${modelPath}`);
     let condensed: CondensedComparison | null = null;
     if (condense) {
@@ -256,10 +262,49 @@ function checkSparseOptions(o: Map<string, unknown>, s: SparseTrainingOptions): 
   if ((s.alpha as number) > 1) throw bad(`--alpha expects a number in [0, 1], got "${s.alpha}"`);
   if ((s.tEnd as number) > 1) throw bad(`--t-end expects a fraction in [0, 1], got "${s.tEnd}"`);
   if ((s.gradAccumulation as number) > (s.deltaT as number)) throw bad(`--grad-accumulation ${s.gradAccumulation} exceeds --delta-t ${s.deltaT}`);
-  const sparseOnly = ['sparsity', 'distribution', 'dense-first', 'sparsity-override', 'ablation', 'gamma-sal', 'delta-t', 'alpha', 't-end', 'grad-accumulation', 'compute'];
+  const sparseOnly = ['sparsity', 'distribution', 'dense-first', 'sparsity-override', 'nm', 'fan-in', 'ablation', 'gamma-sal', 'delta-t', 'alpha', 't-end', 'grad-accumulation', 'compute'];
   if (s.method === 'dense') {
     const given = sparseOnly.filter((n) => o.has(n));
     if (given.length > 0) throw bad(`--${given[0]} needs a sparse --method (static, set, rigl or srigl)`);
   }
   if (s.method !== 'srigl' && (o.has('ablation') || o.has('gamma-sal'))) throw bad('--ablation and --gamma-sal apply to --method srigl only');
+}
+
+/** --nm and --fan-in, parsed and checked against the method and each other (their values: a usage error naming the option). */
+function structureOptions(o: Map<string, unknown>, s: SparseTrainingOptions): Pick<SparseTrainingOptions, 'nm' | 'fanIn' | 'sparsity'> {
+  const bad = (msg: string): UsageError => new UsageError(`srigl train: ${msg}`);
+  if (o.has('nm') && o.has('fan-in')) throw bad('--nm and --fan-in both fix the fan-in; give one');
+  if (o.has('nm')) {
+    if (s.method !== 'srigl' && s.method !== 'rigl') throw bad(`--nm applies to --method srigl or rigl, not ${s.method}`);
+    if (o.has('sparsity')) throw bad('--nm sets the sparsity (1 − N/M); leave out --sparsity');
+    let nm;
+    try {
+      nm = parseNM(o.get('nm') as string);
+    } catch (e) {
+      throw bad(`--nm ${(e as Error).message}`);
+    }
+    return { nm, sparsity: undefined };
+  }
+  if (o.has('fan-in')) {
+    if (s.method !== 'srigl') throw bad(`--fan-in applies to --method srigl, not ${s.method}`);
+    const text = (o.get('fan-in') as string).trim();
+    const positive = (v: string, what: string): number => {
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw bad(`--fan-in expects a positive integer${what}, got "${v}"`);
+      return Number(v);
+    };
+    if (/^[^=]*$/.test(text)) {
+      if (o.has('sparsity')) throw bad('--fan-in K fixes every sparse layer, so the sparsity follows from it; leave out --sparsity');
+      return { fanIn: positive(text, '') };
+    }
+    const fanIn: Record<string, number> = {};
+    for (const part of text.split(',')) {
+      const eq = part.indexOf('=');
+      const name = part.slice(0, eq).trim();
+      if (eq < 1 || name === '') throw bad(`--fan-in expects K or NAME=K,..., got "${part}"`);
+      if (name in fanIn) throw bad(`--fan-in names ${name} twice`);
+      fanIn[name] = positive(part.slice(eq + 1).trim(), ` for ${name}`);
+    }
+    return { fanIn };
+  }
+  return {};
 }
