@@ -69,6 +69,8 @@ async function session(dir: string, optimizer: OptimizerOptions, sparseOpts: Spa
 const CASES: { name: string; optimizer: OptimizerOptions; sparse: SparseTrainingOptions }[] = [
   { name: 'SRigL with ablation, SGD + Nesterov', optimizer: { kind: 'sgd' }, sparse: { method: 'srigl', sparsity: 0.9, deltaT: 4, alpha: 0.3, seed: 5 } },
   { name: 'SET (random regrowth from the RNG), AdamW', optimizer: { kind: 'adamw' }, sparse: { method: 'set', sparsity: 0.8, deltaT: 4, seed: 6 } },
+  { name: 'SRigL N:M 1:4 with eager ablation', optimizer: { kind: 'sgd' }, sparse: { method: 'srigl', nm: { n: 1, m: 4 }, gammaSal: 0.9, deltaT: 4, seed: 7 } },
+  { name: 'SRigL with fc1 at a fixed fan-in of 8', optimizer: { kind: 'sgd' }, sparse: { method: 'srigl', sparsity: 0.9, fanIn: { fc1: 8 }, gammaSal: 0.9, deltaT: 4, seed: 8 } },
 ];
 
 describe(`resume (${BACKEND})`, () => {
