@@ -110,7 +110,10 @@ for (let r = 0; r <= ROUNDS; r++) {
     if (r > 0) { c.rates.push(n / ((performance.now() - t0) / 1000)); c.kernSteps += STEPS; }
   }
 }
-for (const c of cfgs) console.log(`${c.name.padEnd(20)} ${med(c.rates).toFixed(0).padStart(6)} samples/s  (min ${Math.min(...c.rates).toFixed(0)}, max ${Math.max(...c.rates).toFixed(0)})`);
+for (const c of cfgs) {
+  const st = (c.engine.rows as unknown as { stats?: Record<string, number> } | null)?.stats;
+  console.log(`${c.name.padEnd(20)} ${med(c.rates).toFixed(0).padStart(6)} samples/s  (min ${Math.min(...c.rates).toFixed(0)}, max ${Math.max(...c.rates).toFixed(0)})${st ? ` pool: ${(st.jobs / c.step).toFixed(1)} jobs/step, calling thread ran ${(100 * st.mine / st.units).toFixed(0)}% of units, ${st.failed} judged not paying` : ''}`);
+}
 for (let i = 0; i + 1 < cfgs.length; i += 2) {
   const pair = cfgs[i].rates.map((r1, j) => cfgs[i + 1].rates[j] / r1);
   console.log(`${cfgs[i].name.split(' x')[0]}: x2/x1 = ${(med(cfgs[i + 1].rates) / med(cfgs[i].rates)).toFixed(3)} (median of per-round ratios ${med(pair).toFixed(3)})`);

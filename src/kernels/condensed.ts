@@ -24,6 +24,25 @@ export interface CondensedView {
   readonly bias: Ptr;
 }
 
+/**
+ * An N:M condensed layer in wasm memory (src/sparse/condensed/layer.ts): rows × k values and u8
+ * offsets within groups, in group order; bias [rows]; `groupBase` i32 [k], the column where the
+ * group of each weight position starts (shared by all rows). Weight j of a row reads column
+ * groupBase[j] + offset·nm.taps.
+ */
+export interface CondensedNMView {
+  readonly rows: number;
+  /** Input features (rows of Xᵀ). */
+  readonly cols: number;
+  readonly k: number;
+  /** N of every M; taps = the column distance between members of a group (1 for Linear, kh·kw for Conv2d). */
+  readonly nm: { readonly n: number; readonly m: number; readonly taps: number };
+  readonly values: Ptr;
+  readonly offsets: Ptr;
+  readonly groupBase: Ptr;
+  readonly bias: Ptr;
+}
+
 /** A CSR matrix in wasm memory: rowPtr u32 [rows+1], colIdx (u16 or u32) and values [nnz], bias [rows]. */
 export interface CsrView {
   readonly rows: number;
@@ -61,6 +80,10 @@ export interface SparseKernels {
    * a row split reads the panels packed there once, on the calling thread).
    */
   spmmCfi(tile: SpmmTile, L: CondensedView, n: number, xT: Ptr, yT: Ptr, scratch: Ptr, r0?: number, r1?: number): void;
+  /** N:M layer, batch 1: y[r] = bias[r] + Σ_g Σ_{j<quota} values[r, ·]·x[base(g) + offset·taps] for r in [r0, r1). */
+  spmvNm(L: CondensedNMView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
+  /** N:M layer, batched (as spmmCfi's 1x16 tile; `scratch` holds spmmScratchBytes(L.cols, n) bytes). */
+  spmmNm(L: CondensedNMView, n: number, xT: Ptr, yT: Ptr, scratch: Ptr, r0?: number, r1?: number): void;
   spmvCsr(L: CsrView, x: Ptr, y: Ptr, r0?: number, r1?: number): void;
   spmmCsr(L: CsrView, n: number, xT: Ptr, yT: Ptr, scratch: Ptr, r0?: number, r1?: number): void;
   /** y = W·x + bias (the dense baseline). */
@@ -78,6 +101,8 @@ export interface SparseKernels {
    * threads (each with its own columns); results are bit-identical to one thread.
    */
   convCfi(L: CondensedView, g: ConvGeometry, B: number, X: Ptr, Y: Ptr, scratch: Ptr): void;
+  /** The same for an N:M layer (L.nm.taps = g.kh·g.kw). */
+  convNm(L: CondensedNMView, g: ConvGeometry, B: number, X: Ptr, Y: Ptr, scratch: Ptr): void;
 }
 
 const SPARSE_KERNELS = [
@@ -85,6 +110,8 @@ const SPARSE_KERNELS = [
   { name: 'spmv_cfi_f32_1x8', op: 'spmvCfi', tile: '1x8' },
   { name: 'spmm_cfi_f32_1x16', op: 'spmmCfi', tile: '1x16' },
   { name: 'spmm_cfi_f32_2x16', op: 'spmmCfi', tile: '2x16' },
+  { name: 'spmv_nm_f32_1x8', op: 'spmvNm', tile: '1x8' },
+  { name: 'spmm_nm_f32_1x16', op: 'spmmNm', tile: '1x16' },
   { name: 'spmv_csr_f32_1x8', op: 'spmvCsr', tile: '1x8' },
   { name: 'spmm_csr_f32_1x16', op: 'spmmCsr', tile: '1x16' },
   { name: 'dense_gemv_f32_4x4', op: 'denseGemv', tile: '4x4' },
@@ -189,10 +216,27 @@ export function bindSparseKernels(
       if (n.startsWith('spmm')) fn(`${n}_lanes`);
     }
   }
+  fn('spmv_nm_f32_1x8');
+  fn('spmm_nm_f32_1x16');
+  fn('spmm_nm_f32_1x16_lanes');
+  fn('conv_nm_f32_images');
   fn('dense_gemv_f32_4x4');
   fn('dense_gemm_f32_4x8');
   fn('conv_cfi_f32_u16_images');
   fn('conv_cfi_f32_u32_images');
+  /**
+   * A convolution `name(b0, b1, geom, ...args, scratch)` over images [0, B): the geometry goes to
+   * the start of `scratch`, each thread's columns after it (images split over the threads).
+   */
+  const conv = (name: string, cols: number, g: ConvGeometry, B: number, scratch: number, args: number[]): void => {
+    if (B <= 0) return;
+    if (memory === null) throw new Error('convCfi/convNm: bindSparseKernels was given no memory (the geometry is written there)');
+    new Int32Array(memory.buffer, scratch, 7).set([g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad]);
+    const { OH, OW } = convOutputSize(g);
+    const all = [scratch, ...args, scratch + 64];
+    if (runner === null || B < 2) fn(name)(0, B, ...all);
+    else runner.rows(name, 0, B, 1, all, { arg: all.length - 1, base: scratch + 64, stride: convThreadBytes(cols, OH * OW) });
+  };
   const transpose = fn('transpose_f32');
   const read = fn('read_f32') as unknown as (n: number, p: number) => number;
   return {
@@ -200,6 +244,9 @@ export function bindSparseKernels(
     spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.values, L.indices, L.bias, x, y]),
     spmmCfi: (tile, L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
       batched(`spmm_cfi_f32_${bits(L)}_${tile}`, r0, r1, n, L.cols, xT, scratch, [L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch]),
+    spmvNm: (L, x, y, r0 = 0, r1 = L.rows) => call('spmv_nm_f32_1x8', r0, r1, [L.k, L.nm.taps, L.values, L.offsets, L.groupBase, L.bias, x, y]),
+    spmmNm: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
+      batched('spmm_nm_f32_1x16', r0, r1, n, L.cols, xT, scratch, [L.k, L.nm.taps, L.cols, n, L.values, L.offsets, L.groupBase, L.bias, xT, yT, scratch]),
     spmvCsr: (L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_csr_f32_${bits(L)}_1x8`, r0, r1, [L.rowPtr, L.colIdx, L.values, L.bias, x, y]),
     spmmCsr: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
       batched(`spmm_csr_f32_${bits(L)}_1x16`, r0, r1, n, L.cols, xT, scratch, [L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch]),
@@ -207,16 +254,8 @@ export function bindSparseKernels(
     denseGemm: (L, n, xT, yT, r0 = 0, r1 = L.rows) => call('dense_gemm_f32_4x8', r0, r1, [L.cols, n, L.W, L.bias, xT, yT]),
     transpose: (rows, cols, src, dst) => transpose(rows, cols, src, dst),
     readSum: (n, p) => read(n, p),
-    convCfi: (L, g, B, X, Y, scratch) => {
-      if (B <= 0) return;
-      if (memory === null) throw new Error('convCfi: bindSparseKernels was given no memory (the geometry is written there)');
-      new Int32Array(memory.buffer, scratch, 7).set([g.C, g.H, g.W, g.kh, g.kw, g.stride, g.pad]);
-      const { OH, OW } = convOutputSize(g);
-      const name = `conv_cfi_f32_${bits(L)}_images`;
-      const args = [scratch, L.rows, L.k, L.values, L.indices, L.bias, X, Y, scratch + 64];
-      if (runner === null || B < 2) fn(name)(0, B, ...args);
-      else runner.rows(name, 0, B, 1, args, { arg: 8, base: scratch + 64, stride: convThreadBytes(L.cols, OH * OW) });
-    },
+    convCfi: (L, g, B, X, Y, scratch) => conv(`conv_cfi_f32_${bits(L)}_images`, L.cols, g, B, scratch, [L.rows, L.k, L.values, L.indices, L.bias, X, Y]),
+    convNm: (L, g, B, X, Y, scratch) => conv('conv_nm_f32_images', L.cols, g, B, scratch, [L.rows, L.k, L.values, L.offsets, L.groupBase, L.bias, X, Y]),
   };
 }
 
@@ -266,6 +305,32 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
     const cols = idx(L.indexBits, L.indices, L.rows * L.k);
     for (let r = r0; r < r1; r++) rowTimes(h, L.values >> 2, cols, r * L.k, L.k, h[(L.bias >> 2) + r], n, xT >> 2, yT >> 2, r);
   };
+  /**
+   * Input column of every weight position of an N:M row, from the structure alone (not from the
+   * kernels' groupBase table): groups channel-block-major, then tap; group (c0, tap) holds
+   * channels c0·M … c0·M + size − 1 at that tap and keeps min(N, size) of them.
+   */
+  const nmColumns = (L: CondensedNMView, offsets: Uint8Array, r: number): number[] => {
+    const { n, m, taps } = L.nm;
+    const channels = L.cols / taps;
+    const out: number[] = [];
+    let p = r * L.k;
+    for (let c0 = 0; c0 < channels; c0 += m) {
+      const size = Math.min(m, channels - c0);
+      for (let tap = 0; tap < taps; tap++) {
+        for (let q = 0; q < Math.min(n, size); q++) out.push((c0 + offsets[p++]) * taps + tap);
+      }
+    }
+    return out;
+  };
+  const spmmNm = (L: CondensedNMView, n: number, xT: Ptr, yT: Ptr, r0 = 0, r1 = L.rows) => {
+    const h = f32();
+    const offsets = new Uint8Array(buffer(), L.offsets, L.rows * L.k);
+    for (let r = r0; r < r1; r++) {
+      const cols = nmColumns(L, offsets, r);
+      rowTimes(h, (L.values >> 2) + r * L.k, cols, 0, L.k, h[(L.bias >> 2) + r], n, xT >> 2, yT >> 2, r);
+    }
+  };
   const spmmCsr = (L: CsrView, n: number, xT: Ptr, yT: Ptr, r0 = 0, r1 = L.rows) => {
     const h = f32();
     const rp = u32(L.rowPtr, L.rows + 1);
@@ -283,10 +348,35 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
       }
     }
   };
+  /** Direct convolution: input column j of a row is (c, dy, dx) = (j / (kh·kw), …), zero outside the image. */
+  const directConv = (L: { rows: number; k: number; values: Ptr; bias: Ptr }, rowCols: (r: number) => ArrayLike<number>, g: ConvGeometry, B: number, X: Ptr, Y: Ptr) => {
+    const h = f32();
+    const { OH, OW } = convOutputSize(g);
+    const x = X >> 2, y = Y >> 2, v = L.values >> 2, bias = L.bias >> 2;
+    for (let b = 0; b < B; b++) {
+      for (let r = 0; r < L.rows; r++) {
+        const cols = rowCols(r);
+        for (let oy = 0; oy < OH; oy++) {
+          for (let ox = 0; ox < OW; ox++) {
+            let s = h[bias + r];
+            for (let j = 0; j < L.k; j++) {
+              const col = cols[j];
+              const c = Math.floor(col / (g.kh * g.kw)), dy = Math.floor(col / g.kw) % g.kh, dx = col % g.kw;
+              const iy = oy * g.stride - g.pad + dy, ix = ox * g.stride - g.pad + dx;
+              if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) s += h[v + r * L.k + j] * h[x + ((b * g.C + c) * g.H + iy) * g.W + ix];
+            }
+            h[y + ((b * L.rows + r) * OH + oy) * OW + ox] = s;
+          }
+        }
+      }
+    }
+  };
   return {
     isa: 'reference',
     spmvCfi: (_tile, L, x, y, r0, r1) => spmmCfi(L, 1, x, y, r0, r1),
     spmmCfi: (_tile, L, n, xT, yT, _scratch, r0, r1) => spmmCfi(L, n, xT, yT, r0, r1),
+    spmvNm: (L, x, y, r0, r1) => spmmNm(L, 1, x, y, r0, r1),
+    spmmNm: (L, n, xT, yT, _scratch, r0, r1) => spmmNm(L, n, xT, yT, r0, r1),
     spmvCsr: (L, x, y, r0, r1) => spmmCsr(L, 1, x, y, r0, r1),
     spmmCsr: (L, n, xT, yT, _scratch, r0, r1) => spmmCsr(L, n, xT, yT, r0, r1),
     denseGemv: (L, x, y, r0, r1) => denseGemm(L, 1, x, y, r0, r1),
@@ -303,27 +393,12 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
       return s;
     },
     convCfi: (L, g, B, X, Y) => {
-      // Direct convolution: input index j of a row is (c, dy, dx) = (j / (kh·kw), …), zero outside the image.
-      const h = f32();
       const cols = idx(L.indexBits, L.indices, L.rows * L.k);
-      const { OH, OW } = convOutputSize(g);
-      const x = X >> 2, y = Y >> 2, v = L.values >> 2, bias = L.bias >> 2;
-      for (let b = 0; b < B; b++) {
-        for (let r = 0; r < L.rows; r++) {
-          for (let oy = 0; oy < OH; oy++) {
-            for (let ox = 0; ox < OW; ox++) {
-              let s = h[bias + r];
-              for (let j = 0; j < L.k; j++) {
-                const col = cols[r * L.k + j];
-                const c = Math.floor(col / (g.kh * g.kw)), dy = Math.floor(col / g.kw) % g.kh, dx = col % g.kw;
-                const iy = oy * g.stride - g.pad + dy, ix = ox * g.stride - g.pad + dx;
-                if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) s += h[v + r * L.k + j] * h[x + ((b * g.C + c) * g.H + iy) * g.W + ix];
-              }
-              h[y + ((b * L.rows + r) * OH + oy) * OW + ox] = s;
-            }
-          }
-        }
-      }
+      directConv(L, (r) => cols.subarray(r * L.k, (r + 1) * L.k), g, B, X, Y);
+    },
+    convNm: (L, g, B, X, Y) => {
+      const offsets = new Uint8Array(buffer(), L.offsets, L.rows * L.k);
+      directConv(L, (r) => nmColumns(L, offsets, r), g, B, X, Y);
     },
   };
 }

@@ -2,22 +2,26 @@ import type { KernelExports } from './module.js';
 
 /**
  * The control block shared by the main thread and the workers: an Int32Array of flags and a
- * Float64Array of job arguments in one SharedArrayBuffer.
+ * Float64Array of job arguments in one SharedArrayBuffer. The flags that one side writes while
+ * the other polls sit on cache lines of their own (16 Int32 slots apart): a worker polling SEQ
+ * must not pull the line the main thread is writing job after job, nor the main thread polling
+ * FINISHED the line workers claim units on. Measured on the 2-vCPU VM: with all flags on one line
+ * a 2-part job cost ~2 µs of the calling thread's time in cache-line transfers alone.
  */
-export const CONTROL_BYTES = 512;
-/** Int32 slots. */
+export const CONTROL_BYTES = 1024;
+/** Int32 slots: SEQ and STOP (main writes, workers poll). */
 export const SEQ = 0;
-export const DONE = 1;
-export const ERROR = 2;
-export const STOP = 3;
+export const STOP = 1;
 /**
  * Work units: NEXT is the claim counter, the open job's tag in its high bits and the next
  * unclaimed unit in its low UNIT_BITS; FINISHED counts the units that have finished.
  */
-export const NEXT = 4;
-export const FINISHED = 5;
-/** Workers asleep in Atomics.wait (not polling). */
-export const SLEEPERS = 6;
+export const NEXT = 16;
+export const FINISHED = 32;
+/** Rarely written: jobs a worker has seen, a failed worker's index, workers asleep in Atomics.wait (not polling). */
+export const DONE = 48;
+export const ERROR = 49;
+export const SLEEPERS = 50;
 export const UNIT_BITS = 20;
 /** Job tags cycle through [0, TAGS); tag TAGS marks NEXT closed between jobs. */
 const TAGS = 2047;
@@ -31,8 +35,8 @@ export function openedNext(seq: number): number {
 }
 /** NEXT between jobs: no claim matches any job's tag. */
 export const CLOSED = TAGS << UNIT_BITS;
-/** Float64 slots, starting at byte ARGS_OFFSET. */
-export const ARGS_OFFSET = 64;
+/** Float64 slots, starting at byte ARGS_OFFSET (past the flags' lines). */
+export const ARGS_OFFSET = 256;
 export const A_FORM = 0, A_M = 1, A_N = 2, A_K = 3, A_A = 4, A_B = 5, A_C = 6, A_ACC = 7, A_COLS = 8, A_UNITS = 9;
 /** Which job the arguments describe (JOB_GEMM or JOB_ROWS); A_UNITS counts the units of either. */
 export const A_JOB = 10;
@@ -85,13 +89,21 @@ function runRowUnit(k: KernelExports, args: Float64Array, index: number, u: numb
   const r0 = args[A_R0] + u * args[A_UNIT_ROWS];
   const r1 = Math.min(args[A_R1], r0 + args[A_UNIT_ROWS]);
   const n = args[A_NARGS];
+  const s = args[A_SCRATCH_ARG];
+  const f = rowFunction(k, args);
+  if (s < 0 && n <= 10) {
+    // A direct call (a wasm export ignores arguments past its own): no array, no spread, which
+    // cost a small job's calling thread a measurable part of its time.
+    const a = A_ARGS;
+    f(r0, r1, args[a], args[a + 1], args[a + 2], args[a + 3], args[a + 4], args[a + 5], args[a + 6], args[a + 7], args[a + 8], args[a + 9]);
+    return;
+  }
   const call = new Array<number>(n + 2);
   call[0] = r0;
   call[1] = r1;
   for (let i = 0; i < n; i++) call[i + 2] = args[A_ARGS + i];
-  const s = args[A_SCRATCH_ARG];
   if (s >= 0) call[s + 2] = args[A_SCRATCH] + index * args[A_SCRATCH_STRIDE];
-  rowFunction(k, args)(...call);
+  f(...call);
 }
 
 /**
@@ -115,11 +127,7 @@ function runRowUnit(k: KernelExports, args: Float64Array, index: number, u: numb
  * @returns how many units this thread ran
  */
 export function runGemmShare(k: KernelExports, args: Float64Array, index: number, scratch: number, seq: number): number {
-  let ctl = controls.get(args.buffer);
-  if (!ctl) {
-    ctl = new Int32Array(args.buffer, 0, ARGS_OFFSET / 4);
-    controls.set(args.buffer, ctl);
-  }
+  const ctl = controlOf(args);
   for (let ran = 0; ; ran++) {
     // Compare-and-swap rather than add: a thread holding another job's tag must not use up a
     // unit of this one.
@@ -131,21 +139,41 @@ export function runGemmShare(k: KernelExports, args: Float64Array, index: number
       ran--;
       continue;
     }
-    try {
-      // The job kind is read after the claim, like every argument (see above).
-      if (args[A_JOB] === JOB_ROWS) {
-        runRowUnit(k, args, index, u);
-        continue;
-      }
-      const M = args[A_M], N = args[A_N], cols = args[A_COLS];
-      const j0 = u * cols, j1 = Math.min(N, j0 + cols);
-      k.gemm_f32(args[A_FORM], M, N, args[A_K], args[A_A], args[A_B], args[A_C], args[A_ACC], 0, M, j0, j1, scratch);
-    } catch (err) {
-      if (index > 0) Atomics.store(ctl, ERROR, index);
-      throw err;
-    } finally {
-      Atomics.add(ctl, FINISHED, 1);
-      Atomics.notify(ctl, FINISHED);
+    runClaimedUnit(k, args, index, scratch, u);
+  }
+}
+
+function controlOf(args: Float64Array): Int32Array {
+  let ctl = controls.get(args.buffer);
+  if (!ctl) {
+    ctl = new Int32Array(args.buffer, 0, ARGS_OFFSET / 4);
+    controls.set(args.buffer, ctl);
+  }
+  return ctl;
+}
+
+/**
+ * Runs unit u of the job in `args`, which this thread has claimed (or, for unit 0 of a pinned
+ * job, was given: see ThreadPool.rows), and counts it in FINISHED.
+ */
+export function runClaimedUnit(k: KernelExports, args: Float64Array, index: number, scratch: number, u: number): void {
+  const ctl = controlOf(args);
+  try {
+    // The job kind is read after the claim, like every argument (see above).
+    if (args[A_JOB] === JOB_ROWS) {
+      runRowUnit(k, args, index, u);
+      return;
     }
+    const M = args[A_M], N = args[A_N], cols = args[A_COLS];
+    const j0 = u * cols, j1 = Math.min(N, j0 + cols);
+    k.gemm_f32(args[A_FORM], M, N, args[A_K], args[A_A], args[A_B], args[A_C], args[A_ACC], 0, M, j0, j1, scratch);
+  } catch (err) {
+    if (index > 0) Atomics.store(ctl, ERROR, index);
+    throw err;
+  } finally {
+    Atomics.add(ctl, FINISHED, 1);
+    // Nobody waits on FINISHED but a main thread that polled for SPIN_MS (threads.ts); a notify
+    // with no waiter still takes V8's waiter-list lock, so only the last unit notifies.
+    if (Atomics.load(ctl, FINISHED) >= args[A_UNITS]) Atomics.notify(ctl, FINISHED);
   }
 }

@@ -11,7 +11,8 @@ import { instantiateKernels } from './module.js';
  * polls for SPIN_MS after its last job (jobs usually follow within that during training), then
  * dozes in timed waits of DOZE_MS (it notices a job within a millisecond, and the main thread
  * never waits for it: units are claimed dynamically), and after IDLE_MS without a job sleeps
- * until notified, counted in SLEEPERS.
+ * until notified, counted in SLEEPERS; the main thread wakes it (without a job) when it wants to
+ * split calls again, and it then polls and dozes as after a job.
  */
 const SPIN_MS = 2;
 const DOZE_MS = 1;
@@ -40,6 +41,9 @@ for (;;) {
       Atomics.add(ctl, SLEEPERS, 1);
       Atomics.wait(ctl, SEQ, seen);
       Atomics.sub(ctl, SLEEPERS, 1);
+      // Woken with or without a job (ThreadPool nudges a sleeper when jobs resume): poll and doze
+      // again as after a job.
+      lastJob = performance.now();
     }
     continue;
   }
@@ -51,6 +55,6 @@ for (;;) {
   } catch {
     Atomics.store(ctl, ERROR, init.index);
   }
+  // Counted for diagnostics only: nobody waits on DONE, so no notify (it takes V8's waiter-list lock).
   Atomics.add(ctl, DONE, 1);
-  Atomics.notify(ctl, DONE);
 }

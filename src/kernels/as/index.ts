@@ -5,8 +5,10 @@ export * from './ops';
 export * from './conv';
 export * from './norm';
 export * from './condensed';
+export * from './condensed-nm';
 export * from './csr';
 export * from './sparse-train';
+export * from './lanes';
 
 /** End of this module's static data; the loader checks it lies below the heap's reserved area. */
 export function heap_base(): usize {
