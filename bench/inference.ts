@@ -7,6 +7,9 @@
  *
  *   npx tsx bench/inference.ts [--quick]
  *   node --experimental-wasm-relaxed-simd --import tsx bench/inference.ts [--quick]   (relaxed SIMD on Node 20)
+ *
+ * With --nm it runs the N:M comparison instead (benchInferenceNM): the N:M kernel beside the
+ * constant-fan-in kernel on the same N:M weights, and writes bench/results/inference-nm.md.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -16,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine } from '../src/kernels/engine.js';
 import { probeFeatures } from '../src/kernels/probe.js';
 import { instantiateSparseKernels, spmmScratchBytes, type SparseKernels, type SpmmTile, type SpmvTile } from '../src/kernels/condensed.js';
-import { packCondensed, packCsr, uploadCondensed, uploadCsr, uploadDense } from '../src/sparse/condensed/index.js';
+import { packCondensed, packCsr, toNMLayer, uploadCondensed, uploadCondensedNM, uploadCsr, uploadDense, type CondensedNMLayer } from '../src/sparse/condensed/index.js';
 import { constantFanInMask, randomMask } from '../src/sparse/mask.js';
+import { nmMask } from '../src/sparse/nm.js';
 import { Rng } from '../src/tensor/rng.js';
 
 export interface InferenceBenchOptions {
@@ -464,8 +468,244 @@ function targets(res: InferenceResult): string[] {
   return out;
 }
 
+
+// ---- N:M kernel vs constant fan-in ----------------------------------------------------------------
+
+export interface InferenceNMBenchOptions {
+  /** A short run: fewer rounds, shorter samples (a smoke run). Default false. */
+  quick?: boolean;
+  /** [in, out]. Default 3072→768. */
+  layer?: readonly [number, number];
+  /** N:M ratios. Default 1:4, 1:8, 1:16. */
+  ratios?: ReadonlyArray<readonly [number, number]>;
+  /** Default 1, 8, 64, 256. */
+  batches?: readonly number[];
+  /** Timed rounds (each method once per round). Default 11 (quick: 5). */
+  rounds?: number;
+  /** Target milliseconds of one timed sample. Default 4 (quick: 2). */
+  sampleMs?: number;
+  log?: (line: string) => void;
+  notice?: (line: string) => void;
+}
+
+export interface InferenceNMRow {
+  n: number;
+  m: number;
+  batch: number;
+  k: number;
+  nnz: number;
+  /** Stored bytes per nonzero: values + indices (constant fan-in, u16) or values + offsets (N:M, u8). */
+  cfiBytesPerNnz: number;
+  nmBytesPerNnz: number;
+  /** The whole layer as stored (values, indices or offsets, bias, active map), bytes. */
+  cfiLayerBytes: number;
+  nmLayerBytes: number;
+  /** Median µs per call, one thread and rows (or lane units) split over two. */
+  cfiUs: number;
+  nmUs: number;
+  cfiX2Us: number | null;
+  nmX2Us: number | null;
+  /** cfi / nm time (> 1: the N:M kernel is faster), one and two threads. */
+  ratio: number;
+  ratioX2: number | null;
+  /** Median of the per-round cfi/nm ratios (the pair ran back to back in every round). */
+  pairedRatio: number;
+  /** Our dense (engine GEMM or own gemv/gemm, the faster) and onnxruntime dense, one thread. */
+  denseUs: number;
+  ortUs: number | null;
+}
+
+export interface InferenceNMResult {
+  machine: string;
+  isa: string;
+  layer: [number, number];
+  loadAverage: [number, number];
+  ort: string;
+  rows: InferenceNMRow[];
+}
+
+/**
+ * The N:M kernel (spmvNm / spmmNm, u8 offsets within groups) beside the constant-fan-in kernel
+ * (spmvCfi 1x8 / spmmCfi 1x16, u16 columns) on the same weights: one N:M mask per ratio, packed
+ * both ways, so nnz and positions are equal. Also our dense and onnxruntime dense (one thread).
+ * Everything interleaved round by round; medians after warm-up.
+ */
+export async function benchInferenceNM(opts: InferenceNMBenchOptions = {}): Promise<InferenceNMResult> {
+  const quick = opts.quick ?? false;
+  const [inF, outF] = opts.layer ?? [3072, 768];
+  const ratios = opts.ratios ?? [[1, 4], [1, 8], [1, 16]];
+  const batches = opts.batches ?? [1, 8, 64, 256];
+  const rounds = opts.rounds ?? (quick ? 5 : 11);
+  const sampleMs = opts.sampleMs ?? (quick ? 2 : 4);
+  const log = opts.log ?? (() => {});
+
+  const features = await probeFeatures();
+  const isa = features.relaxedSimd ? 'relaxed' : features.simd ? 'simd128' : 'scalar';
+  const engine = await createEngine({ backend: isa, threads: 1, initialBytes: 256 << 20 });
+  const sparse = instantiateSparseKernels(engine.heap.memory, isa);
+  if (!sparse) throw new Error(`the ${isa} module does not validate`);
+  const engine2 = features.threads ? await createEngine({ backend: isa, threads: 2, initialBytes: 256 << 20 }) : null;
+  const sparse2 = engine2 ? instantiateSparseKernels(engine2.heap.memory, isa, engine2.rows) : null;
+  const ort = await loadOrt();
+  const ortName = ort ? 'onnxruntime-node (intra-op threads 1)' : 'n/a (onnxruntime-node not installed)';
+  if (!ort) (opts.notice ?? ((l: string) => process.stderr.write(l + '\n')))(`onnxruntime-node baseline not installed (${ORT_INSTALL} adds it); measuring the rest`);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} (V8 ${process.versions.v8}), wasm ${isa}`;
+  const load0 = loadavg()[0];
+  log(`# ${machine}; load average ${load0.toFixed(2)}; ORT: ${ortName}`);
+
+  const rng = new Rng(2025);
+  const heap = engine.heap;
+  const weight = fillNormal(new Float32Array(outF * inF), rng);
+  const bias = fillNormal(new Float32Array(outF), rng);
+  const D = uploadDense(heap, outF, inF, weight, bias);
+  const session = ort ? await ort.InferenceSession.create(linearOnnx(inF, outF, weight, bias), {
+    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+  }) : null;
+  const layers = ratios.map(([n, m]) => {
+    const nm = { n, m, taps: 1 };
+    const cfi = packCondensed({ outFeatures: outF, inFeatures: inF, weight, mask: nmMask(outF, inF, nm, rng), bias });
+    const nmLayer = toNMLayer(cfi, nm) as CondensedNMLayer;
+    const stored = (extra: number) => cfi.values.byteLength + extra + cfi.bias.byteLength + cfi.activeMap.byteLength;
+    return {
+      n, m, k: cfi.k, nnz: cfi.nActive * cfi.k,
+      cfiBytes: cfi.values.byteLength + cfi.indices.byteLength, nmBytes: nmLayer.values.byteLength + nmLayer.offsets.byteLength,
+      cfiLayerBytes: stored(cfi.indices.byteLength), nmLayerBytes: stored(nmLayer.offsets.byteLength),
+      L: uploadCondensed(heap, cfi), N: uploadCondensedNM(heap, nmLayer),
+      L2: engine2 ? uploadCondensed(engine2.heap, cfi) : null, N2: engine2 ? uploadCondensedNM(engine2.heap, nmLayer) : null,
+    };
+  });
+  const rows: InferenceNMRow[] = [];
+  for (const B of batches) {
+    const mark = heap.mark();
+    const xT = heap.allocF32(inF * B);
+    fillNormal(heap.f32(xT, inF * B), rng);
+    const yT = heap.allocF32(outF * B);
+    const scratch = heap.alloc(spmmScratchBytes(inF, B));
+    const mark2 = engine2?.heap.mark() ?? 0;
+    const x2 = engine2 ? engine2.heap.allocF32(inF * B) : 0;
+    if (engine2) engine2.heap.f32(x2, inF * B).set(heap.f32(xT, inF * B));
+    const y2 = engine2 ? engine2.heap.allocF32(outF * B) : 0;
+    const scratch2 = engine2 ? engine2.heap.alloc(spmmScratchBytes(inF, B)) : 0;
+    const kern = engine.kernels;
+    const methods: Record<string, Method> = {
+      dense: B === 1 ? () => sparse.denseGemv(D, xT, yT) : () => sparse.denseGemm(D, B, xT, yT),
+      denseEngine: () => {
+        kern.gemmNN(outF, B, inF, D.W, xT, yT, false);
+        kern.addBiasChannels(1, outF, B, yT, D.bias);
+      },
+    };
+    if (session && ort) {
+      const x = new ort.Tensor('float32', fillNormal(new Float32Array(B * inF), rng), [B, inF]);
+      methods.ort = () => session.run({ x });
+    }
+    for (const l of layers) {
+      const id = `${l.n}:${l.m}`;
+      // The pair of kernels runs back to back in every round (see pairedRatio).
+      methods[`cfi ${id}`] = B === 1 ? () => sparse.spmvCfi('1x8', l.L, xT, yT) : () => sparse.spmmCfi('1x16', l.L, B, xT, yT, scratch);
+      methods[`nm ${id}`] = B === 1 ? () => sparse.spmvNm(l.N, xT, yT) : () => sparse.spmmNm(l.N, B, xT, yT, scratch);
+      if (sparse2 && l.L2 && l.N2) {
+        const L2 = l.L2, N2 = l.N2;
+        methods[`cfiX2 ${id}`] = B === 1 ? () => sparse2.spmvCfi('1x8', L2, x2, y2) : () => sparse2.spmmCfi('1x16', L2, B, x2, y2, scratch2);
+        methods[`nmX2 ${id}`] = B === 1 ? () => sparse2.spmvNm(N2, x2, y2) : () => sparse2.spmmNm(N2, B, x2, y2, scratch2);
+      }
+    }
+    const { medians: med, samples } = await interleavedSamples(methods, rounds, sampleMs);
+    for (const l of layers) {
+      const id = `${l.n}:${l.m}`;
+      const paired = samples[`cfi ${id}`].map((c, i) => c / samples[`nm ${id}`][i]);
+      const row: InferenceNMRow = {
+        n: l.n, m: l.m, batch: B, k: l.k, nnz: l.nnz,
+        cfiBytesPerNnz: l.cfiBytes / l.nnz, nmBytesPerNnz: l.nmBytes / l.nnz, cfiLayerBytes: l.cfiLayerBytes, nmLayerBytes: l.nmLayerBytes,
+        cfiUs: med[`cfi ${id}`], nmUs: med[`nm ${id}`], cfiX2Us: med[`cfiX2 ${id}`] ?? null, nmX2Us: med[`nmX2 ${id}`] ?? null,
+        ratio: med[`cfi ${id}`] / med[`nm ${id}`],
+        ratioX2: med[`cfiX2 ${id}`] !== undefined ? med[`cfiX2 ${id}`] / med[`nmX2 ${id}`] : null,
+        pairedRatio: median(paired),
+        denseUs: Math.min(med.dense, med.denseEngine), ortUs: med.ort ?? null,
+      };
+      rows.push(row);
+      log(formatNMRow(row));
+    }
+    heap.release(mark);
+    engine2?.heap.release(mark2);
+  }
+  await session?.release?.();
+  await engine.close();
+  await engine2?.close();
+  return { machine, isa, layer: [inF, outF], loadAverage: [load0, loadavg()[0]], ort: ortName, rows };
+}
+
+function formatNMRow(r: InferenceNMRow): string {
+  const x = (v: number | null) => (v === null ? 'n/a' : f1(v));
+  return `| ${r.n}:${r.m} | ${r.batch} | ${r.k} | ${r.cfiBytesPerNnz.toFixed(2)} / ${r.nmBytesPerNnz.toFixed(2)} | ${f1(r.cfiUs)} | ${f1(r.nmUs)} | ${fx(r.ratio)} (${fx(r.pairedRatio)}) | ${x(r.cfiX2Us)} | ${x(r.nmX2Us)} | ${fx(r.ratioX2)} | ${f1(r.denseUs)} | ${x(r.ortUs)} | ${fx(r.denseUs / r.nmUs)} | ${r.ortUs === null ? 'n/a' : fx(r.ortUs / r.nmUs)} |`;
+}
+
+const NM_HEADER = [
+  '| N:M | batch | k | bytes/nnz cfi / nm | cfi µs | nm µs | cfi ÷ nm (paired) | cfi x2 µs | nm x2 µs | cfi ÷ nm x2 | dense µs | ORT µs | nm vs dense | nm vs ORT |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
+
+/** Markdown report of benchInferenceNM: machine line, command, the table and the target checked. */
+export function inferenceNMMarkdown(res: InferenceNMResult, command: string): string {
+  const [inF, outF] = res.layer;
+  const slower = res.rows.filter((r) => r.ratio < 1 || (r.ratioX2 !== null && r.ratioX2 < 1));
+  const sizes = [...new Map(res.rows.map((r) => [`${r.n}:${r.m}`, r])).values()];
+  return [
+    '# N:M condensed kernel vs the constant-fan-in kernel',
+    '',
+    `Command: \`${command}\``,
+    '',
+    `Machine: ${res.machine}. Load average (1 min) ${res.loadAverage[0].toFixed(2)} at the start, ${res.loadAverage[1].toFixed(2)} at the end. ORT: ${res.ort}.`,
+    '',
+    `Layer ${inF}→${outF}. For each ratio one N:M mask, packed twice: the constant-fan-in format (values + sorted u16`,
+    'columns; spmvCfi 1x8 at batch 1, spmmCfi 1x16 batched) and the N:M format (values + u8 offsets within groups;',
+    'spmvNm / spmmNm), so both run the same weights at equal nnz. Median µs per call after warm-up, all methods',
+    'interleaved round by round; "paired" is the median of the per-round cfi ÷ nm ratios. "x2": rows (batched: 16-lane',
+    'units) split over two threads of a second engine. Dense: the faster of our engine GEMM and our own dense kernel;',
+    'ORT: onnxruntime dense MatMul+Add, one thread. bytes/nnz: values + indices (cfi) or values + offsets (nm); the N:M',
+    `kernels also read one table of k group bases per layer (4·k bytes, shared by all ${outF} rows).`,
+    '',
+    ...NM_HEADER,
+    ...res.rows.map(formatNMRow),
+    '',
+    '## Target: at equal nnz, at least as fast as the constant-fan-in kernel at every batch, and a smaller file',
+    '',
+    `- smaller: ${sizes.map((r) => `${r.n}:${r.m} layer ${r.cfiLayerBytes.toLocaleString('en-US')} → ${r.nmLayerBytes.toLocaleString('en-US')} bytes (${(r.nmLayerBytes / r.cfiLayerBytes).toFixed(3)}×)`).join('; ')} — met`,
+    `- at least as fast at every batch and thread count: ${slower.length === 0 ? 'met' : `not met at ${slower.map((r) => `${r.n}:${r.m} B=${r.batch} (${r.ratio.toFixed(2)}×${r.ratioX2 === null ? '' : `, x2 ${r.ratioX2.toFixed(2)}×`})`).join(', ')}`}`,
+    '',
+  ].join('\n');
+}
+
+/** interleaved (above) that also returns every method's per-round samples. */
+async function interleavedSamples(methods: Record<string, Method>, rounds: number, sampleMs: number): Promise<{ medians: Record<string, number>; samples: Record<string, number[]> }> {
+  const names = Object.keys(methods);
+  const reps: Record<string, number> = {};
+  for (const n of names) {
+    await sample(methods[n], 2);
+    const once = await sample(methods[n], 1);
+    reps[n] = Math.max(1, Math.min(10000, Math.round((sampleMs * 1e3) / Math.max(once, 0.05))));
+  }
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const n of names) {
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      samples[n].push(await sample(methods[n], reps[n]));
+    }
+  }
+  return { medians: Object.fromEntries(names.map((n) => [n, median(samples[n])])), samples };
+}
+
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
+if (isMain && process.argv.includes('--nm')) {
+  const quick = process.argv.includes('--quick');
+  const command = `${process.execArgv.includes('--experimental-wasm-relaxed-simd') ? 'node --experimental-wasm-relaxed-simd --import tsx' : 'npx tsx'} bench/inference.ts --nm${quick ? ' --quick' : ''}`;
+  console.log(NM_HEADER.join('\n'));
+  const res = await benchInferenceNM({ quick, log: (l) => console.log(l) });
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'inference-nm.md'), inferenceNMMarkdown(res, command));
+  writeFileSync(join(dir, 'inference-nm.json'), JSON.stringify({ command, date: new Date().toISOString(), ...res }, null, 2) + '\n');
+  console.log(`wrote ${join(dir, 'inference-nm.md')} and inference-nm.json`);
+} else if (isMain) {
   const quick = process.argv.includes('--quick');
   const command = `${process.execArgv.includes('--experimental-wasm-relaxed-simd') ? 'node --experimental-wasm-relaxed-simd --import tsx' : 'npx tsx'} bench/inference.ts${quick ? ' --quick' : ''}`;
   console.log(HEADER.join('\n'));

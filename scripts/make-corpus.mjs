@@ -81,6 +81,25 @@ function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], acti
   );
 }
 
+/**
+ * A condensed file with one N:M linear layer 6 → 2 at 2:4 (version 2): groups of inputs 0–3 and
+ * 4–5 (a partial group of 2, which keeps min(2, 2) = 2), so k = 4 and each row stores four
+ * offsets within groups, group 0's then group 1's.
+ */
+function condensedNM({ offsets = [0, 2, 0, 1, 1, 3, 0, 1], values = [0.5, -0.5, 0.25, 1, 2, 3, 4, 5], k = 4, nm = { n: 2, m: 4, taps: 1 }, version = '2', offsetDtype = 'U8', extra = [] } = {}) {
+  const ops = [{ kind: 'linear', name: 'fc', outFeatures: 2, inFeatures: 6, nActive: 2, k, nm }];
+  return encode(
+    [
+      { name: 'fc.values', dtype: 'F32', shape: [2, k], values },
+      { name: 'fc.offsets', dtype: offsetDtype, shape: [2, k], values: offsets },
+      { name: 'fc.bias', dtype: 'F32', shape: [2], values: [0, 0] },
+      { name: 'fc.active_map', dtype: 'U32', shape: [2], values: [0, 1] },
+      ...extra,
+    ],
+    { format: 'srigl-condensed', version, arch: JSON.stringify({ arch: 'mlp', inputShape: [1, 2, 3], classes: 2 }), ops: JSON.stringify(ops), k: JSON.stringify({ fc: k }) },
+  );
+}
+
 const loop = { step: 3, epoch: 0, stepInEpoch: 3, lossSum: 1, correct: 1, samples: 3, seconds: 0 };
 const ckptMeta = (over = {}) => ({
   format: 'srigl-checkpoint', version: '1', arch: JSON.stringify(MLP), step: '3',
@@ -140,6 +159,7 @@ const cases = [
   ['sparse-unknown-method', 'model', encode(fc1(), modelMeta({ sparse: JSON.stringify({ method: 'magic' }) })), 'unknown method "magic"'],
   ['sparse-ablated-out-of-range', 'model', encode(fc1(), modelMeta({ sparse: JSON.stringify({ method: 'srigl', sparsity: 0.9, layers: [{ name: 'fc1', out: 300, fanIn: 1, k: 1, ablatedRows: [3, 300] }] }) })), 'ablatedRows must be ascending unique integers in [0, 300)'],
   ['sparse-duplicate-ablated', 'model', encode(fc1(), modelMeta({ sparse: JSON.stringify({ method: 'srigl', sparsity: 0.9, layers: [{ name: 'fc1', out: 300, fanIn: 1, k: 1, ablatedRows: [3, 3] }] }) })), 'ablatedRows must be ascending unique'],
+  ['sparse-nm-malformed', 'model', encode(fc1(), modelMeta({ sparse: JSON.stringify({ method: 'srigl', layers: [{ name: 'fc1', out: 300, fanIn: 1, k: 1, nm: { n: 2, m: 2, taps: 1 } }] }) })), 'layer "fc1": nm must be null or {n, m, taps} with integers 1 ≤ n < m'],
   // Condensed files.
   ['condensed-index-out-of-range', 'condensed', condensed({ indices: [0, 2, 1, 4] }), 'indices[row 1, col 1] = 4 is out of range [0, 4)'],
   ['condensed-index-duplicate', 'condensed', condensed({ indices: [1, 1, 0, 3] }), 'indices[row 0, col 1] = 1 duplicates the previous index'],
@@ -148,6 +168,15 @@ const cases = [
   ['condensed-value-nan', 'condensed', condensed({ values: [0.5, NaN, 0.25, 1] }), 'tensor "fc.values": non-finite value NaN at element 1'],
   ['condensed-index-shape', 'condensed', condensed({ indexShape: [4, 1] }), 'tensor "fc.indices" has shape [4, 1], expected [2, 2]'],
   ['condensed-index-dtype', 'condensed', condensed({ indexDtype: 'I32' }), 'tensor "fc.indices" has dtype I32, expected U16 or U32'],
+  ['condensed-nm-offset-out-of-range', 'condensed', condensedNM({ offsets: [0, 2, 0, 2, 1, 3, 0, 1] }), 'tensor "fc.offsets": validateCondensedNM: offsets[row 0, weight 3] = 2 is out of range [0, 2) of group 1'],
+  ['condensed-nm-offset-unsorted', 'condensed', condensedNM({ offsets: [0, 2, 0, 1, 3, 1, 0, 1] }), 'tensor "fc.offsets": validateCondensedNM: offsets[row 1, weight 1] = 1 is not strictly ascending within group 0 (previous 3)'],
+  ['condensed-nm-offset-duplicate', 'condensed', condensedNM({ offsets: [2, 2, 0, 1, 1, 3, 0, 1] }), 'offsets[row 0, weight 1] = 2 is not strictly ascending within group 0'],
+  ['condensed-nm-k-mismatch', 'condensed', condensedNM({ k: 3, offsets: [0, 2, 0, 1, 3, 1], values: [1, 2, 3, 4, 5, 6] }), 'layer "fc": validateCondensedNM: k 3 does not match 2:4 over 6 inputs of 1 tap(s), which keeps 4'],
+  ['condensed-nm-bad-structure', 'condensed', condensedNM({ nm: { n: 4, m: 4, taps: 1 } }), 'need integers 1 ≤ N < M ≤ 64, got 4:4'],
+  ['condensed-nm-value-nan', 'condensed', condensedNM({ values: [0.5, -0.5, 0.25, 1, 2, NaN, 4, 5] }), 'tensor "fc.values": non-finite value NaN at element 5'],
+  ['condensed-nm-offset-dtype', 'condensed', condensedNM({ offsetDtype: 'U16' }), 'tensor "fc.offsets" has dtype U16, expected U8'],
+  ['condensed-nm-version-1', 'condensed', condensedNM({ version: '1' }), 'ops[0] is N:M, which needs format version 2, but the file says "1"'],
+  ['condensed-nm-with-indices', 'condensed', condensedNM({ extra: [{ name: 'fc.indices', dtype: 'U16', shape: [2, 4], values: [0, 2, 4, 5, 1, 3, 4, 5] }] }), 'unexpected tensor "fc.indices" (layer "fc" reads values, offsets, bias, active_map)'],
   // Checkpoints.
   ['checkpoint-not-one', 'checkpoint', encode(fc1(), modelMeta()), 'not a srigl checkpoint'],
   ['checkpoint-state-missing', 'checkpoint', encode(fc1(), ckptMeta({ state: undefined })), 'metadata "state" is missing'],

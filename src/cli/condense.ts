@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { readCondensed, saveCondensed } from '../io/condensed-file.js';
 import { loadModel } from '../io/model.js';
 import { createEngine, type BackendName } from '../kernels/engine.js';
-import { condenseModel, CondensedModel, type CondensedLayerReport } from '../sparse/condensed/model.js';
+import { condenseModel, CondensedModel, nmLayersOf, type CondensedLayerReport } from '../sparse/condensed/model.js';
 import type { Examples } from '../train/evaluate.js';
 import { interleaved, machineLine } from './timing.js';
 
@@ -89,8 +89,8 @@ export async function condenseAndCompare(opts: CondenseAndCompareOptions): Promi
   const maxB = Math.max(...COMPARE_BATCHES);
   const engine = await createEngine({ backend: opts.backend ?? 'auto', threads: 1 });
   try {
-    const { model } = loadModel(engine, opts.modelPath, { maxBatch: maxB });
-    const { net, report } = condenseModel(model);
+    const { model, info } = loadModel(engine, opts.modelPath, { maxBatch: maxB });
+    const { net, report } = condenseModel(model, { nm: nmLayersOf(info.sparse) });
     saveCondensed(opts.outPath, net, { dataset: opts.dataset, source: opts.source });
     const condensed = new CondensedModel(engine, readCondensed(opts.outPath).net, { maxBatch: maxB });
 

@@ -5,16 +5,24 @@
  * `format` = `srigl-condensed`, `version`, `arch` (JSON ModelSpec), `ops` (JSON: the op list with
  * each layer's out/in features, nActive and k, conv geometry and pooling), `k` (JSON: name → k)
  * and, when known, `dataset` and `source` (JSON facts about the model it came from).
+ *
+ * A layer in the N:M format (sparse/condensed/layer.ts) has `<name>.offsets` U8 [nActive, k] —
+ * each weight's offset within its group, values and offsets in group order — instead of
+ * `<name>.indices`, and its op carries `nm` = {n, m, taps}. A file with an N:M layer is version 2
+ * (so a reader that predates the format says so); one without is version 1, as before.
  */
 import { createEngine, type Engine } from '../kernels/engine.js';
 import type { ConvGeometry } from '../kernels/condensed.js';
 import { parseModelSpec } from '../nn/models.js';
 import { CondensedModel, checkNet, type CondensedModelOptions, type CondensedNet, type CondensedOp } from '../sparse/condensed/model.js';
-import type { CondensedLayer } from '../sparse/condensed/layer.js';
+import { isNMLayer, validateAnyCondensed, type AnyCondensedLayer } from '../sparse/condensed/layer.js';
+import type { NMStructure } from '../sparse/nm.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
 
 export const CONDENSED_FORMAT = 'srigl-condensed';
+/** The version of files without an N:M layer; VERSION_NM with one. This build reads both. */
 export const CONDENSED_FORMAT_VERSION = '1';
+export const CONDENSED_FORMAT_VERSION_NM = '2';
 
 /** Facts recorded with a condensed file. */
 export interface CondensedInfo {
@@ -25,9 +33,10 @@ export interface CondensedInfo {
 }
 
 /** How a layer op is described in the `ops` metadata (arrays live in tensors). */
+type LayerMeta = { name: string; outFeatures: number; inFeatures: number; nActive: number; k: number; nm?: NMStructure };
 type OpMeta =
-  | { kind: 'linear'; name: string; outFeatures: number; inFeatures: number; nActive: number; k: number }
-  | { kind: 'conv2d'; name: string; outFeatures: number; inFeatures: number; nActive: number; k: number; geometry: ConvGeometry }
+  | ({ kind: 'linear' } & LayerMeta)
+  | ({ kind: 'conv2d'; geometry: ConvGeometry } & LayerMeta)
   | { kind: 'relu' }
   | { kind: 'maxpool'; kernel: number; stride: number }
   | { kind: 'flatten' };
@@ -38,24 +47,31 @@ export function saveCondensed(path: string, net: CondensedNet, info: CondensedIn
   const tensors: SafeTensor[] = [];
   const ops: OpMeta[] = [];
   const ks: Record<string, number> = {};
+  let anyNM = false;
   for (const op of net.ops) {
     if (op.kind !== 'linear' && op.kind !== 'conv2d') {
       ops.push(op);
       continue;
     }
     const L = op.layer;
-    const base = { name: op.name, outFeatures: L.outFeatures, inFeatures: L.inFeatures, nActive: L.nActive, k: L.k };
+    const base: LayerMeta = { name: op.name, outFeatures: L.outFeatures, inFeatures: L.inFeatures, nActive: L.nActive, k: L.k };
+    if (isNMLayer(L)) base.nm = { n: L.nm.n, m: L.nm.m, taps: L.nm.taps };
     ops.push(op.kind === 'conv2d' ? { kind: 'conv2d', ...base, geometry: op.geometry } : { kind: 'linear', ...base });
     ks[op.name] = L.k;
+    tensors.push({ name: `${op.name}.values`, dtype: 'F32', shape: [L.nActive, L.k], data: L.values });
+    if (isNMLayer(L)) {
+      anyNM = true;
+      tensors.push({ name: `${op.name}.offsets`, dtype: 'U8', shape: [L.nActive, L.k], data: L.offsets });
+    } else {
+      tensors.push({ name: `${op.name}.indices`, dtype: L.indices instanceof Uint16Array ? 'U16' : 'U32', shape: [L.nActive, L.k], data: L.indices });
+    }
     tensors.push(
-      { name: `${op.name}.values`, dtype: 'F32', shape: [L.nActive, L.k], data: L.values },
-      { name: `${op.name}.indices`, dtype: L.indices instanceof Uint16Array ? 'U16' : 'U32', shape: [L.nActive, L.k], data: L.indices },
       { name: `${op.name}.bias`, dtype: 'F32', shape: [L.nActive], data: L.bias },
       { name: `${op.name}.active_map`, dtype: 'U32', shape: [L.nActive], data: L.activeMap },
     );
   }
   const metadata: Record<string, string> = {
-    format: CONDENSED_FORMAT, version: CONDENSED_FORMAT_VERSION, arch: JSON.stringify(net.spec), ops: JSON.stringify(ops), k: JSON.stringify(ks),
+    format: CONDENSED_FORMAT, version: anyNM ? CONDENSED_FORMAT_VERSION_NM : CONDENSED_FORMAT_VERSION, arch: JSON.stringify(net.spec), ops: JSON.stringify(ops), k: JSON.stringify(ks),
   };
   if (info.dataset !== undefined) metadata.dataset = info.dataset;
   if (info.source !== undefined) metadata.source = JSON.stringify(info.source);
@@ -73,7 +89,9 @@ export interface LoadedCondensedNet {
  * memory: the safetensors structure (readSafetensors), the format tag and version, the op list,
  * that the file holds exactly each layer's four tensors with the dtypes and shapes the ops
  * declare, then every layer (validateCondensed: indices in range and strictly ascending per row,
- * finite values, active map) and the chaining of the ops (checkNet).
+ * finite values, active map; validateCondensedNM for an N:M layer: offsets within their groups,
+ * strictly ascending within a group, exactly min(N, group size) per group) and the chaining of
+ * the ops (checkNet). A layer's error names its tensor.
  */
 export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
   const source = typeof input === 'string' ? input : '<memory>';
@@ -83,7 +101,9 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
     throw new Error(`${source}: ${msg}`);
   };
   if (meta.format !== CONDENSED_FORMAT) fail(`not a condensed srigl model (metadata format is ${JSON.stringify(meta.format)}, expected "${CONDENSED_FORMAT}")`);
-  if (meta.version !== CONDENSED_FORMAT_VERSION) fail(`unsupported condensed format version ${JSON.stringify(meta.version)} (this build reads ${CONDENSED_FORMAT_VERSION})`);
+  if (meta.version !== CONDENSED_FORMAT_VERSION && meta.version !== CONDENSED_FORMAT_VERSION_NM) {
+    fail(`unsupported condensed format version ${JSON.stringify(meta.version)} (this build reads ${CONDENSED_FORMAT_VERSION} and ${CONDENSED_FORMAT_VERSION_NM})`);
+  }
   let spec;
   try {
     spec = parseModelSpec(parseJson(source, 'arch', meta.arch));
@@ -97,6 +117,8 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
     return v as number;
   };
   const used = new Set<string>();
+  /** Tensor names the layers read: anything else (an N:M layer's indices too) is refused. */
+  const expected = new Set<string>();
   const ops: CondensedOp[] = rawOps.map((raw: unknown, i: number): CondensedOp => {
     if (typeof raw !== 'object' || raw === null) return fail(`ops[${i}] must be an object`);
     const o = raw as Record<string, unknown>;
@@ -112,10 +134,18 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
         if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name)) return fail(`ops[${i}].name must be a layer name, got ${JSON.stringify(name)}`);
         if (used.has(name)) fail(`layer "${name}" appears twice in ops`);
         used.add(name);
+        let nm: NMStructure | null = null;
+        if (o.nm !== undefined) {
+          if (meta.version !== CONDENSED_FORMAT_VERSION_NM) fail(`ops[${i}] is N:M, which needs format version ${CONDENSED_FORMAT_VERSION_NM}, but the file says ${JSON.stringify(meta.version)}`);
+          const s = o.nm as Record<string, unknown> | null;
+          if (typeof s !== 'object' || s === null) return fail(`ops[${i}].nm must be an object {n, m, taps}`);
+          nm = { n: count(s.n, `ops[${i}].nm.n`), m: count(s.m, `ops[${i}].nm.m`), taps: count(s.taps, `ops[${i}].nm.taps`) };
+        }
         const layer = readLayer(source, file.tensors, name, {
           outFeatures: count(o.outFeatures, `ops[${i}].outFeatures`), inFeatures: count(o.inFeatures, `ops[${i}].inFeatures`),
           nActive: count(o.nActive, `ops[${i}].nActive`), k: count(o.k, `ops[${i}].k`),
-        });
+        }, nm);
+        for (const t of ['values', nm === null ? 'indices' : 'offsets', 'bias', 'active_map']) expected.add(`${name}.${t}`);
         if (o.kind === 'linear') return { kind: 'linear', name, layer };
         const g = o.geometry as Record<string, unknown> | null;
         if (typeof g !== 'object' || g === null) return fail(`ops[${i}].geometry must be an object`);
@@ -131,8 +161,9 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
     }
   });
   for (const name of file.tensors.keys()) {
+    if (expected.has(name)) continue;
     const dot = name.lastIndexOf('.');
-    if (dot < 0 || !used.has(name.slice(0, dot))) fail(`unexpected tensor "${name}" (no layer op names it)`);
+    fail(`unexpected tensor "${name}" (${dot >= 0 && used.has(name.slice(0, dot)) ? `layer "${name.slice(0, dot)}" reads ${[...expected].filter((t) => t.startsWith(name.slice(0, dot + 1))).map((t) => t.slice(dot + 1)).join(', ')}` : 'no layer op names it'})`);
   }
   const net: CondensedNet = { spec, ops };
   try {
@@ -149,8 +180,8 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
 
 function readLayer(
   source: string, tensors: Map<string, SafeTensor>, name: string,
-  d: { outFeatures: number; inFeatures: number; nActive: number; k: number },
-): CondensedLayer {
+  d: { outFeatures: number; inFeatures: number; nActive: number; k: number }, nm: NMStructure | null,
+): AnyCondensedLayer {
   const get = (suffix: string, dtypes: readonly string[], shape: number[]) => {
     const t = tensors.get(`${name}.${suffix}`);
     if (!t) throw new Error(`${source}: missing tensor "${name}.${suffix}"`);
@@ -160,13 +191,21 @@ function readLayer(
     }
     return t.data;
   };
-  return {
-    ...d,
-    values: get('values', ['F32'], [d.nActive, d.k]) as Float32Array,
-    indices: get('indices', ['U16', 'U32'], [d.nActive, d.k]) as Uint16Array | Uint32Array,
-    bias: get('bias', ['F32'], [d.nActive]) as Float32Array,
-    activeMap: get('active_map', ['U32'], [d.nActive]) as Uint32Array,
-  };
+  const values = get('values', ['F32'], [d.nActive, d.k]) as Float32Array;
+  const bias = get('bias', ['F32'], [d.nActive]) as Float32Array;
+  const activeMap = get('active_map', ['U32'], [d.nActive]) as Uint32Array;
+  const layer: AnyCondensedLayer = nm !== null
+    ? { ...d, nm, values, offsets: get('offsets', ['U8'], [d.nActive, d.k]) as Uint8Array, bias, activeMap }
+    : { ...d, values, indices: get('indices', ['U16', 'U32'], [d.nActive, d.k]) as Uint16Array | Uint32Array, bias, activeMap };
+  // Validated here, not only by checkNet, so the error names the layer's tensors.
+  try {
+    validateAnyCondensed(layer);
+  } catch (e) {
+    const field = /\b(values|indices|offsets|bias|activeMap)\b/.exec((e as Error).message)?.[1];
+    const tensor = field === undefined ? `layer "${name}"` : `tensor "${name}.${field === 'activeMap' ? 'active_map' : field}"`;
+    throw new Error(`${source}: ${tensor}: ${(e as Error).message}`);
+  }
+  return layer;
 }
 
 function parseJson(source: string, key: string, text: string | undefined): unknown {

@@ -237,7 +237,7 @@ function checkSparseInfo(v: unknown, fail: (problem: string) => never): void {
   for (const l of s.layers as unknown[]) {
     const layer = l as Record<string, unknown> | null;
     if (typeof layer !== 'object' || layer === null || typeof layer.name !== 'string') bad('every layer needs a name');
-    const { name, out, fanIn, k, ablatedRows } = layer as Record<string, unknown>;
+    const { name, out, fanIn, k, ablatedRows, nm } = layer as Record<string, unknown>;
     const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
     if (!isInt(out) || !isInt(fanIn) || out < 1 || fanIn < 1) bad(`layer "${String(name)}": out and fanIn must be positive integers`);
     if (k !== undefined && k !== null && !(isInt(k) && k >= 0 && k <= (fanIn as number))) bad(`layer "${String(name)}": k must be null or an integer in [0, fanIn], got ${JSON.stringify(k)}`);
@@ -247,6 +247,13 @@ function checkSparseInfo(v: unknown, fail: (problem: string) => never): void {
       for (const r of ablatedRows as unknown[]) {
         if (!isInt(r) || r <= prev || r >= (out as number)) bad(`layer "${String(name)}": ablatedRows must be ascending unique integers in [0, ${String(out)}), got ${JSON.stringify(r)}`);
         prev = r as number;
+      }
+    }
+    // export condenses a layer recorded as N:M in the N:M format (and checks its mask against it).
+    if (nm !== undefined && nm !== null) {
+      const o = nm as Record<string, unknown>;
+      if (typeof nm !== 'object' || !isInt(o.n) || !isInt(o.m) || !isInt(o.taps) || o.n < 1 || o.m <= o.n || o.taps < 1 || (fanIn as number) % o.taps !== 0) {
+        bad(`layer "${String(name)}": nm must be null or {n, m, taps} with integers 1 ≤ n < m and taps dividing fanIn, got ${JSON.stringify(nm)}`);
       }
     }
   }

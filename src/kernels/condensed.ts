@@ -244,9 +244,9 @@ export function bindSparseKernels(
     spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.values, L.indices, L.bias, x, y]),
     spmmCfi: (tile, L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
       batched(`spmm_cfi_f32_${bits(L)}_${tile}`, r0, r1, n, L.cols, xT, scratch, [L.k, L.cols, n, L.values, L.indices, L.bias, xT, yT, scratch]),
-    spmvNm: (L, x, y, r0 = 0, r1 = L.rows) => call('spmv_nm_f32_1x8', r0, r1, [L.k, L.nm.taps, L.values, L.offsets, L.groupBase, L.bias, x, y]),
+    spmvNm: (L, x, y, r0 = 0, r1 = L.rows) => call('spmv_nm_f32_1x8', r0, r1, [L.k, L.nm.n, L.nm.m, L.nm.taps, L.cols, L.values, L.offsets, L.groupBase, L.bias, x, y]),
     spmmNm: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
-      batched('spmm_nm_f32_1x16', r0, r1, n, L.cols, xT, scratch, [L.k, L.nm.taps, L.cols, n, L.values, L.offsets, L.groupBase, L.bias, xT, yT, scratch]),
+      batched('spmm_nm_f32_1x16', r0, r1, n, L.cols, xT, scratch, [L.k, L.nm.n, L.nm.m, L.nm.taps, L.cols, n, L.values, L.offsets, L.groupBase, L.bias, xT, yT, scratch]),
     spmvCsr: (L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_csr_f32_${bits(L)}_1x8`, r0, r1, [L.rowPtr, L.colIdx, L.values, L.bias, x, y]),
     spmmCsr: (L, n, xT, yT, scratch, r0 = 0, r1 = L.rows) =>
       batched(`spmm_csr_f32_${bits(L)}_1x16`, r0, r1, n, L.cols, xT, scratch, [L.cols, n, L.rowPtr, L.colIdx, L.values, L.bias, xT, yT, scratch]),

@@ -75,6 +75,32 @@ describe('srigl export / infer', () => {
     });
   });
 
+  test('a tiny SRigL 2:4 mlp run: export stores its N:M layers as offsets (fc1 N:M, a layer after ablation falls back to indices), infer reproduces eval, inspect shows N:M in both files', async () => {
+    await withTempDir('srigl-export-nm-', async (dir) => {
+      const t = await run('train', '--data', SUBSET, '--limit-train', '512', '--limit-test', '100', '--epochs', '2', '--batch-size', '32',
+        '--method', 'srigl', '--nm', '2:4', '--distribution', 'uniform', '--gamma-sal', '0.95', '--delta-t', '4', '--out', dir, '--quiet', '--seed', '2', '--threads', '1');
+      assert.equal(t.code, 0, t.err);
+      const model = join(dir, 'model.safetensors');
+      await exportInferMatchesEval(model, dir, false);
+      const ex = JSON.parse((await run('export', model, '--out', join(dir, 'again.condensed.safetensors'), '--json')).out);
+      const layers = ex.layers as { name: string; format: string; nm: { n: number; m: number } | null; inFeatures: number; fanIn: number }[];
+      // fc1 reads the image (always whole): N:M offsets. A layer keeps N:M offsets exactly when no input was dropped.
+      assert.deepEqual([layers[0].name, layers[0].format, layers[0].nm], ['fc1', 'nm', { n: 2, m: 4, taps: 1 }]);
+      for (const l of layers) assert.equal(l.format, l.inFeatures === l.fanIn ? 'nm' : 'indices', `${l.name}: ${l.inFeatures}/${l.fanIn} inputs kept`);
+      const im = await run('inspect', model);
+      assert.equal(im.code, 0, im.err);
+      assert.match(im.out, /fc1\s+linear\s+300×784\s+\d+\s+[\d.]+\s+k=392\s+2:4\s/);
+      const ic = await run('inspect', join(dir, 'again.condensed.safetensors'), '--json');
+      assert.equal(ic.code, 0, ic.err);
+      const rc = JSON.parse(ic.out) as { layers: { name: string; nm: { n: number; m: number } | null; storage: string }[] };
+      assert.deepEqual([rc.layers[0].nm, rc.layers[0].storage], [{ n: 2, m: 4, taps: 1 }, 'nm']);
+      // Every layer was trained 2:4; the source facts say so for a layer stored with indices too.
+      for (const l of rc.layers) assert.deepEqual([l.nm?.n, l.nm?.m], [2, 4], l.name);
+      const text = (await run('inspect', join(dir, 'again.condensed.safetensors'))).out;
+      assert.match(text, /fc1\s+linear\s+300×784\s+\d+\s+[\d.]+\s+k=392\s+2:4 \(offsets\)/);
+    });
+  });
+
   test('usage errors and a resnet are reported', async () => {
     assert.match((await run('export')).err, /expected one MODEL file, got none/);
     assert.equal((await run('infer')).code, 2);

@@ -69,6 +69,40 @@ describe('srigl inspect', () => {
     });
   });
 
+  test('N:M: a trained model file shows each layer\'s recorded N:M, a condensed file how each N:M layer is stored', async () => {
+    await withTempDir('srigl-inspect-', async (dir) => {
+      const engine = await createEngine({ backend: 'reference' });
+      try {
+        const model = new Model(engine, { arch: 'mlp', inputShape: [1, 4, 4], classes: 3 }, { maxBatch: 1 });
+        const fc1 = model.sparsifiable().find((l) => l.name === 'fc1')!;
+        // fc1 2:4 over 16 inputs: inputs 0 and 2 of every group of 4.
+        fc1.weight.setMask(Uint8Array.from({ length: 300 * 16 }, (_, i) => (i % 2 === 0 ? 1 : 0)));
+        const path = join(dir, 'nm.safetensors');
+        const layers = [{ name: 'fc1', out: 300, fanIn: 16, k: 8, nm: { n: 2, m: 4, taps: 1 } }, { name: 'fc2', out: 100, fanIn: 300, k: null, nm: null }];
+        saveModel(path, model, { sparse: { method: 'srigl', sparsity: 0.5, nm: { n: 2, m: 4 }, layers } });
+        const r = JSON.parse((await run('inspect', path, '--json')).out) as InspectReport;
+        assert.deepEqual(r.layers.map((l) => [l.name, l.nm]), [['fc1', { n: 2, m: 4, taps: 1 }], ['fc2', null], ['fc3', null]]);
+        assert.match((await run('inspect', path)).out, /layer +kind +shape +nnz +sparsity +fan-in +N:M +ablated\nfc1 +linear +300×16 +2400 +0\.5000 +k=8 +2:4 +0\n/);
+      } finally {
+        await engine.close();
+      }
+      const c = join(dir, 'c.safetensors');
+      const ops = [{ kind: 'linear', name: 'fc', outFeatures: 3, inFeatures: 6, nActive: 2, k: 4, nm: { n: 2, m: 4, taps: 1 } }];
+      writeFileSync(c, encodeSafetensors(
+        [
+          { name: 'fc.values', dtype: 'F32', shape: [2, 4], data: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8) },
+          { name: 'fc.offsets', dtype: 'U8', shape: [2, 4], data: Uint8Array.of(0, 3, 0, 1, 1, 2, 0, 1) },
+          { name: 'fc.bias', dtype: 'F32', shape: [2], data: Float32Array.of(0.1, -0.1) },
+          { name: 'fc.active_map', dtype: 'U32', shape: [2], data: Uint32Array.of(0, 2) },
+        ],
+        { format: 'srigl-condensed', version: '2', arch: JSON.stringify({ arch: 'mlp', inputShape: [1, 2, 3], classes: 3 }), ops: JSON.stringify(ops), k: '{"fc":4}' },
+      ));
+      const rc = JSON.parse((await run('inspect', c, '--json')).out) as InspectReport;
+      assert.deepEqual(rc.layers.map((l) => [l.name, l.nnz, l.k, l.ablated, l.nm, l.storage]), [['fc', 8, 4, [1], { n: 2, m: 4, taps: 1 }, 'nm']]);
+      assert.match((await run('inspect', c)).out, /fc +linear +3×6 +8 +0\.5556 +k=4 +2:4 \(offsets\) +1 \(1\)/);
+    });
+  });
+
   test('a malformed file: exit 1 with the loader error; no file: usage error', async () => {
     await withTempDir('srigl-inspect-', async (dir) => {
       const path = join(dir, 'bad.safetensors');

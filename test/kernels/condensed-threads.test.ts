@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createEngine } from '../../src/kernels/engine.js';
 import { probeFeatures } from '../../src/kernels/probe.js';
 import { convScratchBytes, instantiateSparseKernels, spmmScratchBytes, SPARSE_VARIANTS, type SparseKernels, type SpmmTile, type SpmvTile } from '../../src/kernels/condensed.js';
-import { packCondensed, packCsr, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
+import { packCondensed, packCsr, toNMLayer, uploadCondensed, uploadCondensedNM, uploadCsr, uploadDense, type CondensedNMLayer } from '../../src/sparse/condensed/index.js';
+import { nmMask } from '../../src/sparse/nm.js';
 import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
 
@@ -11,7 +12,7 @@ import { Rng } from '../../src/tensor/rng.js';
  * Every __x2 variant (rows split over two threads by the engine's pool) against its one-thread
  * twin on the same inputs: bit-identical outputs, for row counts that do and do not divide into
  * the 4-row units, batch 1, a batch with every tail path split by rows (37), one split by lane
- * units (70), and a row sub-range.
+ * units (70), and a row sub-range; the N:M kernels on N:M masks of the same shapes.
  */
 test('two-thread sparse kernels are bit-identical to one thread', async () => {
   const f = await probeFeatures();
@@ -34,6 +35,9 @@ test('two-thread sparse kernels are bit-identical to one thread', async () => {
       const L = uploadCondensed(heap, packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask: constantFanInMask(out, fanIn, k, rng), bias }));
       const C = uploadCsr(heap, packCsr({ rows: out, cols: fanIn, weight, mask: randomMask(out * fanIn, out * k, rng), bias }));
       const D = uploadDense(heap, out, fanIn, weight, bias);
+      // 3:8 (120 and 40 inputs: whole groups) or 5:8 (300 = 37 groups and a partial one of 4).
+      const nm = { n: fanIn === 300 ? 5 : 3, m: 8, taps: 1 };
+      const N = uploadCondensedNM(heap, toNMLayer(packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask: nmMask(out, fanIn, nm, rng), bias }), nm) as CondensedNMLayer);
       const scratch = heap.alloc(spmmScratchBytes(fanIn, 70));
       // 37: rows split (two 16-lane tiles); 70: lane units split (four tiles and a 6-lane tail).
       for (const n of [1, 37, 70]) {
@@ -45,6 +49,8 @@ test('two-thread sparse kernels are bit-identical to one thread', async () => {
           switch (v.op) {
             case 'spmvCfi': return s.spmvCfi(v.tile as SpmvTile, L, xT, y, r0, r1);
             case 'spmmCfi': return s.spmmCfi(v.tile as SpmmTile, L, n, xT, y, scratch, r0, r1);
+            case 'spmvNm': return s.spmvNm(N, xT, y, r0, r1);
+            case 'spmmNm': return s.spmmNm(N, n, xT, y, scratch, r0, r1);
             case 'spmvCsr': return s.spmvCsr(C, xT, y, r0, r1);
             case 'spmmCsr': return s.spmmCsr(C, n, xT, y, scratch, r0, r1);
             case 'denseGemv': return s.denseGemv(D, xT, y, r0, r1);
@@ -52,7 +58,7 @@ test('two-thread sparse kernels are bit-identical to one thread', async () => {
           }
         };
         for (const v of SPARSE_VARIANTS.filter((x) => x.threads === 2)) {
-          if ((v.op === 'spmvCfi' || v.op === 'spmvCsr' || v.op === 'denseGemv') !== (n === 1)) continue;
+          if ((v.op === 'spmvCfi' || v.op === 'spmvNm' || v.op === 'spmvCsr' || v.op === 'denseGemv') !== (n === 1)) continue;
           for (const [r0, r1] of [[0, out], [1, out - 1]]) {
             heap.f32(y1, out * n).fill(7);
             heap.f32(y2, out * n).fill(7);
@@ -78,6 +84,11 @@ test('two-thread sparse kernels are bit-identical to one thread', async () => {
     one.convCfi(L, g, B, X, y1, scratch);
     two.convCfi(L, g, B, X, y2, scratch);
     assert.deepEqual(heap.f32(y2, B * out * S), heap.f32(y1, B * out * S), 'convCfi: 2 threads vs 1');
+    const nm = { n: 1, m: 4, taps: 9 };
+    const N = uploadCondensedNM(heap, toNMLayer(packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask: nmMask(out, fanIn, nm, rng), bias: new Float32Array(out).fill(0.5) }), nm) as CondensedNMLayer);
+    one.convNm(N, g, B, X, y1, scratch);
+    two.convNm(N, g, B, X, y2, scratch);
+    assert.deepEqual(heap.f32(y2, B * out * S), heap.f32(y1, B * out * S), 'convNm: 2 threads vs 1');
     heap.release(mark);
   } finally {
     await engine.close();

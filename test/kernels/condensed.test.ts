@@ -5,7 +5,8 @@ import {
   convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels,
   spmmScratchBytes, type SparseKernels, type SpmmTile, type SpmvTile,
 } from '../../src/kernels/condensed.js';
-import { packCondensed, packCsr, expandRows, uploadCondensed, uploadCsr, uploadDense } from '../../src/sparse/condensed/index.js';
+import { packCondensed, packCsr, expandRows, toNMLayer, uploadCondensed, uploadCondensedNM, uploadCsr, uploadDense, type CondensedNMLayer } from '../../src/sparse/condensed/index.js';
+import { nmMask, type NMStructure } from '../../src/sparse/nm.js';
 import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
 
@@ -131,6 +132,84 @@ test('constant fan-in kernels equal the masked dense layer and the reference, ev
   }
 });
 
+/** An N:M layer (mask from nmMask) with rows `ablate` emptied (bias 0), packed in the N:M format. */
+function nmLayer(out: number, fanIn: number, nm: NMStructure, ablate: number[], rng: Rng) {
+  const weight = randomInput(rng, out * fanIn);
+  const mask = nmMask(out, fanIn, nm, rng);
+  const bias = randomInput(rng, out);
+  for (const r of ablate) {
+    mask.fill(0, r * fanIn, (r + 1) * fanIn);
+    bias[r] = 0;
+  }
+  const layer = toNMLayer(packCondensed({ outFeatures: out, inFeatures: fanIn, weight, mask, bias }), nm);
+  if (typeof layer === 'string') assert.fail(layer);
+  return { weight, mask, bias, layer: layer as CondensedNMLayer };
+}
+
+/**
+ * N:M shapes [out, fanIn, N, M]: M = 4, 8, 16, 64; partial last groups (fanIn mod M ≠ 0, with
+ * fewer and more than N inputs), k = out's fan-in not a multiple of 4 or 8, a single group.
+ */
+const NM_CASES: readonly [number, number, number, number][] = [
+  [13, 40, 2, 4], [9, 42, 2, 4], [7, 41, 3, 4], [24, 100, 1, 8], [11, 77, 3, 8], [6, 203, 5, 16], [5, 150, 7, 64], [4, 64, 63, 64], [3, 10, 1, 16], [5, 70, 4, 16], [6, 61, 4, 8],
+];
+
+test('N:M kernels equal the masked dense layer and the reference: M = 4…64, partial groups, ablated rows, every ISA and batch', () => {
+  const seed = 4321;
+  const rng = new Rng(seed);
+  for (const [out, fanIn, n, m] of NM_CASES) {
+    const heap = new WasmHeap(16 << 20);
+    const nm = { n, m, taps: 1 };
+    const { weight, mask, bias, layer } = nmLayer(out, fanIn, nm, out > 4 ? [1, out - 2] : [], rng);
+    const L = uploadCondensedNM(heap, layer);
+    const scratch = heap.alloc(spmmScratchBytes(fanIn, Math.max(...BATCHES)));
+    const ks = backends(heap);
+    for (const batch of BATCHES) {
+      const xT = randomInput(rng, fanIn * batch);
+      const { y: want, scale } = maskedDense(out, fanIn, weight, mask, bias, xT, batch);
+      const xp = heap.allocF32(xT.length);
+      heap.f32(xp, xT.length).set(xT);
+      const yp = heap.allocF32(layer.nActive * batch);
+      const run = (label: string, f: () => void) => {
+        heap.f32(yp, layer.nActive * batch).fill(NaN);
+        f();
+        const got = expandRows(layer, heap.f32(yp, layer.nActive * batch).slice(), batch);
+        assertClose(got, want, scale, `${out}×${fanIn} ${n}:${m} k=${layer.k}, batch ${batch}, ${label} (seed ${seed})`);
+      };
+      for (const k of ks) {
+        if (batch === 1) run(`${k.isa} spmv nm`, () => k.spmvNm(L, xp, yp));
+        run(`${k.isa} spmm nm`, () => k.spmmNm(L, batch, xp, yp, scratch));
+        const mid = layer.nActive >> 1;
+        run(`${k.isa} spmm nm rows split at ${mid}`, () => {
+          k.spmmNm(L, batch, xp, yp, scratch, 0, mid);
+          k.spmmNm(L, batch, xp, yp, scratch, mid, layer.nActive);
+        });
+      }
+    }
+  }
+});
+
+test('toNMLayer keeps group order for convolutions and refuses rows that are not N:M', () => {
+  const rng = new Rng(3);
+  // 6 channels × 4 taps, 2:4: groups (c0, tap) = channels 0–3 and 4–5 at each tap.
+  const nm = { n: 2, m: 4, taps: 4 };
+  const { layer, mask, weight } = nmLayer(3, 24, nm, [], rng);
+  assert.equal(layer.k, 4 * (2 + 2));
+  for (let r = 0; r < 3; r++) {
+    let p = r * layer.k;
+    for (const [c0, size] of [[0, 4], [4, 2]]) {
+      for (let tap = 0; tap < 4; tap++) {
+        const want = [...Array(size).keys()].filter((i) => mask[r * 24 + (c0 + i) * 4 + tap]);
+        assert.deepEqual([...layer.offsets.subarray(p, p + 2)], want, `row ${r} group (${c0}, ${tap})`);
+        for (const o of want) assert.equal(layer.values[p++], weight[r * 24 + (c0 + o) * 4 + tap]);
+      }
+    }
+  }
+  const general = packCondensed({ outFeatures: 2, inFeatures: 8, weight: new Float32Array(16).fill(1), mask: Uint8Array.of(1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0) });
+  assert.match(toNMLayer(general, { n: 2, m: 4, taps: 1 }) as string, /row 1 holds more than 2 weights in group 0/);
+  assert.match(toNMLayer(general, { n: 1, m: 4, taps: 1 }) as string, /rows hold 4 weights, 1:4 over 8 inputs keeps 2/);
+});
+
 test('CSR and dense baseline kernels equal the masked dense layer (unstructured mask, empty rows)', () => {
   const seed = 99;
   const rng = new Rng(seed);
@@ -191,17 +270,21 @@ test('dense gemm baseline covers K and lane blocking (K > 256, n > 256)', () => 
   }
 });
 
-function convCase(seed: number, g: { C: number; H: number; W: number; kh: number; kw: number; stride: number; pad: number }, Cout: number, B: number, k: number): void {
+/** `k`: a constant fan-in, or an N:M structure along the input channels (the N:M kernel). */
+function convCase(seed: number, g: { C: number; H: number; W: number; kh: number; kw: number; stride: number; pad: number }, Cout: number, B: number, k: number | { n: number; m: number }): void {
   const rng = new Rng(seed);
   const fanIn = g.C * g.kh * g.kw;
   const { OH, OW } = convOutputSize(g);
   const weight = randomInput(rng, Cout * fanIn);
-  const mask = constantFanInMask(Cout, fanIn, k, rng);
+  const nm = typeof k === 'number' ? null : { ...k, taps: g.kh * g.kw };
+  const mask = nm === null ? constantFanInMask(Cout, fanIn, k as number, rng) : nmMask(Cout, fanIn, nm, rng);
   // Ablate output channel 2 to check the activeMap bookkeeping as well.
   mask.fill(0, 2 * fanIn, 3 * fanIn);
   const bias = randomInput(rng, Cout);
   bias[2] = 0;
   const layer = packCondensed({ outFeatures: Cout, inFeatures: fanIn, weight, mask, bias });
+  const nmLayer_ = nm === null ? null : toNMLayer(layer, nm);
+  if (typeof nmLayer_ === 'string') assert.fail(nmLayer_);
   const X = randomInput(rng, B * g.C * g.H * g.W);
 
   // Direct convolution in f64, NCHW.
@@ -225,6 +308,7 @@ function convCase(seed: number, g: { C: number; H: number; W: number; kh: number
 
   const heap = new WasmHeap(16 << 20);
   const L = uploadCondensed(heap, layer);
+  const N = nmLayer_ === null ? null : uploadCondensedNM(heap, nmLayer_);
   const xp = heap.allocF32(X.length);
   heap.f32(xp, X.length).set(X);
   const yp = heap.allocF32(B * layer.nActive * OH * OW);
@@ -242,6 +326,11 @@ function convCase(seed: number, g: { C: number; H: number; W: number; kh: number
     heap.f32(yp, B * layer.nActive * OH * OW).fill(NaN);
     ks.convCfi(L, g, B, xp, yp, convScratch);
     check(`convCfi ${ks.isa}`);
+    if (N !== null) {
+      heap.f32(yp, B * layer.nActive * OH * OW).fill(NaN);
+      ks.convNm(N, g, B, xp, yp, convScratch);
+      check(`convNm ${ks.isa}`);
+    }
   }
 }
 
@@ -249,4 +338,9 @@ test('condensed Conv2d (convCfi: im2col + batched kernel per image) equals a dir
   // 4×3 outputs: lane tails only; 9×10: five 16-lane tiles and a 10-lane tail.
   convCase(7, { C: 3, H: 7, W: 6, kh: 3, kw: 3, stride: 2, pad: 1 }, 5, 2, 4);
   convCase(8, { C: 2, H: 9, W: 10, kh: 3, kw: 3, stride: 1, pad: 1 }, 6, 3, 7);
+});
+
+test('N:M Conv2d (convNm: groups of M input channels at each tap, partial last group) equals a direct masked convolution', () => {
+  convCase(9, { C: 6, H: 7, W: 6, kh: 3, kw: 3, stride: 2, pad: 1 }, 5, 2, { n: 2, m: 4 });
+  convCase(10, { C: 11, H: 9, W: 10, kh: 3, kw: 2, stride: 1, pad: 1 }, 6, 3, { n: 3, m: 8 });
 });

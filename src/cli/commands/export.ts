@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { saveCondensed } from '../../io/condensed-file.js';
 import { loadModel } from '../../io/model.js';
 import { createEngine } from '../../kernels/engine.js';
-import { condenseModel } from '../../sparse/condensed/model.js';
+import { condenseModel, nmLayersOf } from '../../sparse/condensed/model.js';
+import { formatNM } from '../../sparse/nm.js';
 import { formatHelp, UsageError, type OptionSpec } from '../args.js';
 import { parseFileCommand } from '../common.js';
 import type { CliIo } from '../io.js';
@@ -16,9 +17,17 @@ const SPECS: OptionSpec[] = [
 export const EXPORT_HELP = formatHelp(
   'srigl export MODEL [options]',
   'Converts a trained (masked) mlp or cnn model file to the condensed format: only active neurons,\n' +
-    'constant fan-in values + indices per layer, the inputs of ablated neurons dropped end to end.',
+    'constant fan-in values + indices per layer, the inputs of ablated neurons dropped end to end.\n' +
+    'Layers trained N:M (recorded in the file) store offsets within groups instead of indices,\n' +
+    'except where upstream ablation dropped some of their inputs.',
   SPECS,
 );
+
+/** How a layer is stored: u16/u32 indices, or N:M offsets (an N:M layer whose inputs were cut says so). */
+function storage(r: { format: 'indices' | 'nm'; nm: { n: number; m: number } | null }): string {
+  if (r.format === 'nm') return `${formatNM(r.nm!)} offsets`;
+  return r.nm === null ? 'indices' : `indices (${formatNM(r.nm)}, inputs dropped)`;
+}
 
 export async function exportCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const cmd = parseFileCommand(argv, SPECS, 'srigl export', EXPORT_HELP, 'MODEL file', io);
@@ -29,7 +38,7 @@ export async function exportCommand(argv: readonly string[], io: CliIo): Promise
   const engine = await createEngine({ threads: 1 });
   try {
     const { model, info } = loadModel(engine, path, { maxBatch: 1 });
-    const { net, report } = condenseModel(model);
+    const { net, report } = condenseModel(model, { nm: nmLayersOf(info.sparse) });
     saveCondensed(out, net, { dataset: info.dataset, source: { model: path, metrics: info.metrics, sparse: info.sparse } });
     const denseBytes = statSync(path).size;
     const condensedBytes = statSync(out).size;
@@ -39,9 +48,9 @@ export async function exportCommand(argv: readonly string[], io: CliIo): Promise
     } else {
       const lines = [
         `${model.spec.arch} ${path} → ${out}`,
-        '| layer | neurons kept | inputs kept | k | dropped weights | padded weights |',
-        '|---|---|---|---|---|---|',
-        ...report.map((r) => `| ${r.name}${r.masked ? '' : ' (dense)'} | ${r.nActive}/${r.out} | ${r.inFeatures}/${r.fanIn} | ${r.k} | ${r.droppedWeights} | ${r.paddedWeights} |`),
+        '| layer | neurons kept | inputs kept | k | storage | dropped weights | padded weights |',
+        '|---|---|---|---|---|---|---|',
+        ...report.map((r) => `| ${r.name}${r.masked ? '' : ' (dense)'} | ${r.nActive}/${r.out} | ${r.inFeatures}/${r.fanIn} | ${r.k} | ${storage(r)} | ${r.droppedWeights} | ${r.paddedWeights} |`),
         `file size: ${denseBytes.toLocaleString('en-US')} → ${condensedBytes.toLocaleString('en-US')} bytes (${(denseBytes / condensedBytes).toFixed(2)}× smaller)`,
       ];
       io.stdout.write(lines.join('\n') + '\n');

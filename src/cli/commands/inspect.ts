@@ -2,6 +2,9 @@ import { statSync } from 'node:fs';
 import { readCondensed } from '../../io/condensed-file.js';
 import { readSafetensors } from '../../io/safetensors.js';
 import { MASK_SUFFIX, validateModelFile } from '../../io/validate.js';
+import { isNMLayer } from '../../sparse/condensed/layer.js';
+import { nmLayersOf } from '../../sparse/condensed/model.js';
+import { formatNM, type NMStructure } from '../../sparse/nm.js';
 import { formatHelp, type OptionSpec } from '../args.js';
 import { parseFileCommand } from '../common.js';
 import type { CliIo } from '../io.js';
@@ -10,7 +13,7 @@ const SPECS: OptionSpec[] = [{ name: 'json', kind: 'bool', help: 'Print one JSON
 
 export const INSPECT_HELP = formatHelp(
   'srigl inspect FILE [options]',
-  'Validates a model file (dense, masked, or condensed) and shows its layers: shape, nonzero\nweights, sparsity, fan-in (k when constant), ablated neurons, and the file size against the\nsame model stored dense. Reads no data set and allocates no model.',
+  'Validates a model file (dense, masked, or condensed) and shows its layers: shape, nonzero\nweights, sparsity, fan-in (k when constant), N:M structure, ablated neurons, and the file size\nagainst the same model stored dense. Reads no data set and allocates no model.',
   SPECS,
 );
 
@@ -30,6 +33,14 @@ export interface InspectedLayer {
   fanInRange: [number, number];
   /** Neurons with no weight. */
   ablated: number[];
+  /**
+   * The layer's N:M structure: in a trained model file as its sparse metadata records it; in a
+   * condensed file that of an N:M-format layer, or, for a layer stored with indices, the one the
+   * source model recorded (kept in the file's `source` facts). Null when none.
+   */
+  nm: NMStructure | null;
+  /** Condensed files: how the layer is stored (u16/u32 column indices, or N:M offsets within groups). */
+  storage?: 'indices' | 'nm';
 }
 
 export interface InspectReport {
@@ -65,7 +76,7 @@ function layerFacts(name: string, shape: number[], out: number, fanIn: number, r
     }
   }
   if (lo === Infinity) lo = 0;
-  return { name, kind: shape.length === 4 ? 'conv2d' : 'linear', shape, out, fanIn, nnz, density: nnz / (out * fanIn), k: lo === hi && hi > 0 ? hi : null, fanInRange: [lo, hi], ablated };
+  return { name, kind: shape.length === 4 ? 'conv2d' : 'linear', shape, out, fanIn, nnz, density: nnz / (out * fanIn), k: lo === hi && hi > 0 ? hi : null, fanInRange: [lo, hi], ablated, nm: null };
 }
 
 /** Reads and validates `path` (model or condensed file) and describes it. */
@@ -74,7 +85,8 @@ export function inspectFile(path: string): InspectReport {
   const bytes = statSync(path).size;
   const json = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text));
   if (file.metadata.format === 'srigl-condensed') {
-    const { net } = readCondensed(path);
+    const { net, info } = readCondensed(path);
+    const recorded = nmLayersOf((info.source as { sparse?: unknown } | undefined)?.sparse);
     const layers: InspectedLayer[] = [];
     for (const op of net.ops) {
       if (op.kind !== 'linear' && op.kind !== 'conv2d') continue;
@@ -82,12 +94,15 @@ export function inspectFile(path: string): InspectReport {
       const kept = new Set(L.activeMap);
       const shape = op.kind === 'conv2d' ? [L.outFeatures, op.geometry.C, op.geometry.kh, op.geometry.kw] : [L.outFeatures, L.inFeatures];
       const layer = layerFacts(op.name, shape, L.outFeatures, L.inFeatures, (r) => (kept.has(r) ? L.k : 0));
-      layers.push({ ...layer, kind: op.kind });
+      const nm = isNMLayer(L) ? L.nm : recorded[op.name] ?? null;
+      layers.push({ ...layer, kind: op.kind, nm, storage: isNMLayer(L) ? 'nm' : 'indices' });
     }
     const denseBytes = layers.reduce((a, l) => a + 4 * (l.out * l.fanIn + l.out), 0);
     return report(path, 'srigl-condensed', 'condensed', net.spec, layers, bytes, denseBytes, json(file.metadata.source));
   }
   const v = validateModelFile(file, path);
+  const sparse = json(file.metadata.sparse);
+  const recorded = nmLayersOf(sparse);
   const layers: InspectedLayer[] = [];
   for (const t of v.expected) {
     if (t.matrix === undefined) continue;
@@ -99,10 +114,11 @@ export function inspectFile(path: string): InspectReport {
       for (let i = r * fanIn; i < (r + 1) * fanIn; i++) c += mask[i];
       return c;
     };
-    layers.push(layerFacts(t.name.replace(/\.weight$/, ''), t.shape, out, fanIn, rowCount));
+    const name = t.name.replace(/\.weight$/, '');
+    layers.push({ ...layerFacts(name, t.shape, out, fanIn, rowCount), nm: recorded[name] ?? null });
   }
   const denseBytes = 4 * v.expected.reduce((a, t) => a + t.shape.reduce((x, d) => x * d, 1), 0);
-  return report(path, file.metadata.format, v.layout, v.spec, layers, bytes, denseBytes, json(file.metadata.sparse));
+  return report(path, file.metadata.format, v.layout, v.spec, layers, bytes, denseBytes, sparse);
 }
 
 function report(file: string, format: string, layout: InspectReport['layout'], spec: unknown, layers: InspectedLayer[], bytes: number, denseBytes: number, sparse: unknown): InspectReport {
@@ -114,12 +130,20 @@ function report(file: string, format: string, layout: InspectReport['layout'], s
 function formatReport(r: InspectReport): string {
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
   const ablatedText = (a: number[]): string => (a.length === 0 ? '0' : a.length <= 6 ? `${a.length} (${a.join(',')})` : `${a.length} (${a.slice(0, 5).join(',')},…)`);
-  const head = ['layer', 'kind', 'shape', 'nnz', 'sparsity', 'fan-in', 'ablated'];
+  // The N:M column only when some layer has a structure; in a condensed file it says how an N:M
+  // layer is stored (a layer whose groups upstream ablation broke is stored with indices).
+  const withNM = r.layers.some((l) => l.nm !== null);
+  const nmText = (l: InspectedLayer): string[] => {
+    if (!withNM) return [];
+    if (l.nm === null) return [''];
+    return [formatNM(l.nm) + (l.storage === undefined ? '' : l.storage === 'nm' ? ' (offsets)' : ' (indices)')];
+  };
+  const head = ['layer', 'kind', 'shape', 'nnz', 'sparsity', 'fan-in', ...(withNM ? ['N:M'] : []), 'ablated'];
   const rows = r.layers.map((l) => [
     l.name, l.kind, l.shape.join('×'), String(l.nnz), (1 - l.density).toFixed(4),
-    l.k !== null ? `k=${l.k}` : `${l.fanInRange[0]}–${l.fanInRange[1]}`, ablatedText(l.ablated),
+    l.k !== null ? `k=${l.k}` : `${l.fanInRange[0]}–${l.fanInRange[1]}`, ...nmText(l), ablatedText(l.ablated),
   ]);
-  rows.push(['total', '', '', String(r.nnz), r.sparsity.toFixed(4), '', String(r.layers.reduce((a, l) => a + l.ablated.length, 0))]);
+  rows.push(['total', '', '', String(r.nnz), r.sparsity.toFixed(4), '', ...(withNM ? [''] : []), String(r.layers.reduce((a, l) => a + l.ablated.length, 0))]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
   const line = (row: string[]): string => row.map((v, c) => (c < 3 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ').trimEnd();
   const s = r.sparse as { method?: string } | undefined;

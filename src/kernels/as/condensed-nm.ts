@@ -11,11 +11,14 @@
 // weight instead of 6. `stride` is the column distance between two members of a group: 1 for
 // Linear, kh·kw for Conv2d (whose groups are M consecutive input channels at one tap).
 //
-// Offsets and group bases are read several at a time (two per u16/u64 load in the 16-lane
-// loop, four per u32 and two u64 in the 8- and 4-lane ones, eight per SIMD load at batch 1), so
-// a weight costs no more loads than the u16-index kernel's one index load per weight. Everything
-// else — register tiles, packed 16-lane panels, lane units, the row split — is the
-// constant-fan-in kernel's (condensed.ts), so results are bit-identical for any thread count.
+// Two paths. Linear layers at N ∈ {1, 2, 4}, M ∈ {4, 8, 16} (batch 1 and the 16-lane tiles) take
+// a path compiled for that N and M: eight weights start at a group boundary, so weight i of the
+// block reads input (block base + (i / N)·M + offset), with (i / N)·M a constant folded into the
+// address — one byte load per weight where the u16-index kernel has one u16 load. Everything
+// else (other N and M, Conv2d's strided groups, a partial last group, the 8/4/1-lane tails) reads
+// the group base table beside the offsets (in pairs and fours, or eight per SIMD load at batch 1).
+// Register tiles, packed 16-lane panels, lane units and the row split are the constant-fan-in
+// kernel's (condensed.ts), so results are bit-identical for any thread count.
 import { madd } from './simd';
 import { im2col_f32 } from './conv';
 import { packPanel16 } from './condensed-rows';
@@ -74,8 +77,68 @@ function nmDot(vp: usize, op: usize, gp: usize, len: i32, stride: i32, x: usize)
   return s;
 }
 
-/** Batch 1, rows [r0, r1). */
-export function spmv_nm_f32_1x8(r0: i32, r1: i32, k: i32, stride: i32, values: usize, offsets: usize, gbase: usize, bias: usize, x: usize, y: usize): void {
+/**
+ * nmDot for a Linear row whose N and M the compiler knows (N dividing 8): eight weights start a
+ * group boundary, so weight i of a block reads x at the block's group base + (i / N)·M + offset,
+ * where (i / N)·M·4 is a constant the address add folds in. One byte load per weight and the
+ * address, as the u16-index kernel's one index load; the weights past the last whole block (and
+ * a partial last group) take nmDot's per-weight path.
+ */
+@inline
+function nmDotFixed(vp: usize, op: usize, gp: usize, len: i32, full: i32, x: usize, N: i32, M: i32): f32 {
+  let j = 0;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let xb = x;
+  for (; j + 8 <= full; j += 8) {
+    const o = op + <usize>j;
+    let x0 = v128.load32_zero(xb + (<usize>load<u8>(o) << 2));
+    let x1 = v128.load32_zero(xb + (<usize>load<u8>(o, 4) << 2) + <usize>((4 / N) * M * 4));
+    x0 = v128.load32_lane(xb + (<usize>load<u8>(o, 1) << 2) + <usize>((1 / N) * M * 4), x0, 1);
+    x1 = v128.load32_lane(xb + (<usize>load<u8>(o, 5) << 2) + <usize>((5 / N) * M * 4), x1, 1);
+    x0 = v128.load32_lane(xb + (<usize>load<u8>(o, 2) << 2) + <usize>((2 / N) * M * 4), x0, 2);
+    x1 = v128.load32_lane(xb + (<usize>load<u8>(o, 6) << 2) + <usize>((6 / N) * M * 4), x1, 2);
+    x0 = v128.load32_lane(xb + (<usize>load<u8>(o, 3) << 2) + <usize>((3 / N) * M * 4), x0, 3);
+    x1 = v128.load32_lane(xb + (<usize>load<u8>(o, 7) << 2) + <usize>((7 / N) * M * 4), x1, 3);
+    a0 = madd(v128.load(vp + (<usize>j << 2)), x0, a0);
+    a1 = madd(v128.load(vp + (<usize>j << 2), 16), x1, a1);
+    xb += <usize>((8 / N) * M * 4);
+  }
+  const acc = f32x4.add(a0, a1);
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; j < len; j++) s += load<f32>(vp + (<usize>j << 2)) * load<f32>(x + (col(op, gp, j, 1) << 2));
+  return s;
+}
+
+@inline
+function spmvFixed(r0: i32, r1: i32, k: i32, full: i32, values: usize, offsets: usize, gbase: usize, bias: usize, x: usize, y: usize, N: i32, M: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const base = <usize>r * <usize>k;
+    const s = nmDotFixed(values + (base << 2), offsets + base, gbase, k, full, x, N, M);
+    store<f32>(y + (<usize>r << 2), load<f32>(bias + (<usize>r << 2)) + s);
+  }
+}
+
+/**
+ * Batch 1, rows [r0, r1) of a layer N:M over `cols` inputs. Linear layers (stride 1) at
+ * N ∈ {1, 2, 4} and M ∈ {4, 8, 16} take the compiled fixed-structure path, the rest nmDot.
+ */
+export function spmv_nm_f32_1x8(
+  r0: i32, r1: i32, k: i32, n: i32, m: i32, stride: i32, cols: i32, values: usize, offsets: usize, gbase: usize, bias: usize, x: usize, y: usize,
+): void {
+  if (ASC_FEATURE_SIMD && stride == 1) {
+    const full = n * (cols / m);
+    switch (n * 100 + m) {
+      case 104: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 1, 4); return;
+      case 108: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 1, 8); return;
+      case 116: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 1, 16); return;
+      case 204: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 2, 4); return;
+      case 208: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 2, 8); return;
+      case 216: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 2, 16); return;
+      case 408: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 4, 8); return;
+      case 416: spmvFixed(r0, r1, k, full, values, offsets, gbase, bias, x, y, 4, 16); return;
+    }
+  }
   for (let r = r0; r < r1; r++) {
     const base = <usize>r * <usize>k;
     const s = nmDot(values + (base << 2), offsets + base, gbase, k, stride, x);
@@ -121,6 +184,75 @@ function nmRow16(vp: usize, op: usize, gp: usize, len: i32, stride: i32, xb: usi
   v128.store(yp, a1, 16);
   v128.store(yp, a2, 32);
   v128.store(yp, a3, 48);
+}
+
+/**
+ * nmRow16 over a packed panel (rows 64 bytes apart) for a Linear row with N and M known to the
+ * compiler (N dividing 8): eight weights a step from a group boundary, weight i at panel row
+ * (block base + (i / N)·M + offset), the (i / N)·M·64 a folded constant; then the rest per weight.
+ */
+@inline
+function nmRow16Fixed(vp: usize, op: usize, gp: usize, len: i32, full: i32, panel: usize, bias: f32, yp: usize, N: i32, M: i32): void {
+  let a0 = f32x4.splat(bias);
+  let a1 = a0, a2 = a0, a3 = a0;
+  let xb = panel;
+  let j = 0;
+  for (; j + 8 <= full; j += 8) {
+    const o = op + <usize>j;
+    for (let q = 0; q < 8; q += 2) {
+      const v = f32x4.splat(load<f32>(vp + (<usize>q << 2)));
+      const w = f32x4.splat(load<f32>(vp + (<usize>q << 2), 4));
+      const xp = xb + (<usize>load<u8>(o + <usize>q) << 6) + <usize>((q / N) * M * 64);
+      const xq = xb + (<usize>load<u8>(o + <usize>q, 1) << 6) + <usize>(((q + 1) / N) * M * 64);
+      a0 = f32x4.add(a0, madd(w, v128.load(xq), f32x4.mul(v, v128.load(xp))));
+      a1 = f32x4.add(a1, madd(w, v128.load(xq, 16), f32x4.mul(v, v128.load(xp, 16))));
+      a2 = f32x4.add(a2, madd(w, v128.load(xq, 32), f32x4.mul(v, v128.load(xp, 32))));
+      a3 = f32x4.add(a3, madd(w, v128.load(xq, 48), f32x4.mul(v, v128.load(xp, 48))));
+    }
+    xb += <usize>((8 / N) * M * 64);
+    vp += 32;
+  }
+  for (; j < len; j++) {
+    const v = f32x4.splat(load<f32>(vp));
+    const xp = panel + col(op, gp, j, 1) * 64;
+    a0 = madd(v, v128.load(xp), a0);
+    a1 = madd(v, v128.load(xp, 16), a1);
+    a2 = madd(v, v128.load(xp, 32), a2);
+    a3 = madd(v, v128.load(xp, 48), a3);
+    vp += 4;
+  }
+  v128.store(yp, a0);
+  v128.store(yp, a1, 16);
+  v128.store(yp, a2, 32);
+  v128.store(yp, a3, 48);
+}
+
+@inline
+function tileFixed(r0: i32, r1: i32, k: i32, full: i32, values: usize, offsets: usize, gbase: usize, bias: usize, panel: usize, yb: usize, ldx: usize, N: i32, M: i32): void {
+  for (let r = r0; r < r1; r++) {
+    nmRow16Fixed(values + <usize>r * (<usize>k << 2), offsets + <usize>r * <usize>k, gbase, k, full, panel, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx, N, M);
+  }
+}
+
+/** Rows [r0, r1) of one 16-lane tile (see spmmNm): the fixed-structure path where it applies, else nmRow16. */
+@inline
+function tileRows(r0: i32, r1: i32, k: i32, n: i32, m: i32, stride: i32, cols: i32, values: usize, offsets: usize, gbase: usize, bias: usize, panel: usize, yb: usize, ldx: usize): void {
+  if (stride == 1) {
+    const full = n * (cols / m);
+    switch (n * 100 + m) {
+      case 104: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 1, 4); return;
+      case 108: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 1, 8); return;
+      case 116: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 1, 16); return;
+      case 204: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 2, 4); return;
+      case 208: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 2, 8); return;
+      case 216: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 2, 16); return;
+      case 408: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 4, 8); return;
+      case 416: tileFixed(r0, r1, k, full, values, offsets, gbase, bias, panel, yb, ldx, 4, 16); return;
+    }
+  }
+  for (let r = r0; r < r1; r++) {
+    nmRow16(values + <usize>r * (<usize>k << 2), offsets + <usize>r * <usize>k, gbase, k, stride, panel, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
+  }
 }
 
 /**
@@ -211,7 +343,7 @@ function nmRow1(vp: usize, op: usize, gp: usize, len: i32, stride: i32, xb: usiz
  */
 @inline
 function spmmNm(
-  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, stride: i32, cols: i32, n: i32,
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, N: i32, M: i32, stride: i32, cols: i32, n: i32,
   values: usize, offsets: usize, gbase: usize, bias: usize, xT: usize, yT: usize, packed: usize, packOwn: bool,
 ): void {
   const ldx = <usize>n << 2;
@@ -222,10 +354,7 @@ function spmmNm(
     if (ASC_FEATURE_SIMD && u < tiles) {
       const panel = packed + <usize>u * <usize>cols * 64;
       if (packOwn) packPanel16(cols, n, u << 4, xT, panel);
-      const yb = yT + (<usize>u << 6);
-      for (let r = r0; r < r1; r++) {
-        nmRow16(values + <usize>r * rowV, offsets + <usize>r * rowO, gbase, k, stride, panel, 64, load<f32>(bias + (<usize>r << 2)), yb + <usize>r * ldx);
-      }
+      tileRows(r0, r1, k, N, M, stride, cols, values, offsets, gbase, bias, panel, yT + (<usize>u << 6), ldx);
       continue;
     }
     let b = tiles << 4;
@@ -258,15 +387,16 @@ function spmmNm(
 
 /** Batched, one row × 16 lanes per register tile: rows [r0, r1), every lane (panels packed by pack_panels16_f32). */
 export function spmm_nm_f32_1x16(
-  r0: i32, r1: i32, k: i32, stride: i32, cols: i32, n: i32, values: usize, offsets: usize, gbase: usize, bias: usize, xT: usize, yT: usize, packed: usize,
+  r0: i32, r1: i32, k: i32, N: i32, M: i32, stride: i32, cols: i32, n: i32, values: usize, offsets: usize, gbase: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
-  spmmNm(0, spmm_lane_units(n), r0, r1, k, stride, cols, n, values, offsets, gbase, bias, xT, yT, packed, false);
+  spmmNm(0, spmm_lane_units(n), r0, r1, k, N, M, stride, cols, n, values, offsets, gbase, bias, xT, yT, packed, false);
 }
 /** The same over lane units [u0, u1), each packing its own panel (a thread pool splits these for large batches). */
 export function spmm_nm_f32_1x16_lanes(
-  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, stride: i32, cols: i32, n: i32, values: usize, offsets: usize, gbase: usize, bias: usize, xT: usize, yT: usize, packed: usize,
+  u0: i32, u1: i32, r0: i32, r1: i32, k: i32, N: i32, M: i32, stride: i32, cols: i32, n: i32,
+  values: usize, offsets: usize, gbase: usize, bias: usize, xT: usize, yT: usize, packed: usize,
 ): void {
-  spmmNm(u0, u1, r0, r1, k, stride, cols, n, values, offsets, gbase, bias, xT, yT, packed, true);
+  spmmNm(u0, u1, r0, r1, k, N, M, stride, cols, n, values, offsets, gbase, bias, xT, yT, packed, true);
 }
 
 /**
@@ -285,6 +415,8 @@ export function conv_nm_f32_images(
   const units = spmm_lane_units(S);
   for (let b = b0; b < b1; b++) {
     im2col_f32(C, H, W, kh, kw, stride, pad, X + <usize>b * <usize>(C * H * W) * 4, scratch);
-    spmmNm(0, units, 0, rows, k, kh * kw, cols, S, values, offsets, gbase, bias, scratch, Y + <usize>b * <usize>(rows * S) * 4, packed, true);
+    spmmNm(0, units, 0, rows, k, 0, 0, kh * kw, cols, S, values, offsets, gbase, bias, scratch, Y + <usize>b * <usize>(rows * S) * 4, packed, true);
   }
 }
+
+

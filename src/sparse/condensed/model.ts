@@ -13,6 +13,12 @@
  * bias). The result holds for any masks, not just SRigL's: unstructured masks (RigL, SET) are
  * padded to their longest row.
  *
+ * N:M layers (condenseModel's `nm` option): a layer trained N:M whose
+ * inputs are all still there (nothing dropped upstream, so every group is intact) is stored in
+ * the N:M format (offsets within groups, layer.ts) and runs the N:M kernels. When upstream
+ * ablation dropped some of its inputs, its groups no longer line up with the condensed columns,
+ * and it falls back to the general format (u16 indices, possibly padded): exact either way.
+ *
  * Supported: the `mlp` and `cnn` architectures (Linear, Conv2d, ReLU, MaxPool2d, Flatten,
  * Dropout). `resnet` is rejected: BatchNorm adds β − γ·μ/√(σ²+ε) to an ablated channel, which
  * is then not zero and feeds the residual sum, so its neurons cannot be dropped.
@@ -21,19 +27,23 @@ import type { Ptr } from '../../kernels/api.js';
 import type { Engine } from '../../kernels/engine.js';
 import {
   convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels, spmmScratchBytes,
-  type ConvGeometry, type SparseKernels,
+  type CondensedView, type ConvGeometry, type SparseKernels,
 } from '../../kernels/condensed.js';
 import { Dropout, Flatten, MaxPool2d, ReLU } from '../../nn/activations.js';
 import { Conv2d } from '../../nn/conv2d.js';
 import { Linear } from '../../nn/linear.js';
 import { parseModelSpec, type Model, type ModelSpec } from '../../nn/models.js';
-import { indexArrayFor, validateCondensed, type CondensedLayer } from './layer.js';
-import { uploadCondensed } from './upload.js';
+import type { NMStructure } from '../nm.js';
+import {
+  condensedBytes, indexArrayFor, isNMLayer, toNMLayer, validateAnyCondensed, validateCondensed,
+  type AnyCondensedLayer, type CondensedLayer,
+} from './layer.js';
+import { uploadCondensed, uploadCondensedNM } from './upload.js';
 
 /** One step of a condensed network. Conv geometry counts the condensed input channels. */
 export type CondensedOp =
-  | { kind: 'linear'; name: string; layer: CondensedLayer }
-  | { kind: 'conv2d'; name: string; layer: CondensedLayer; geometry: ConvGeometry }
+  | { kind: 'linear'; name: string; layer: AnyCondensedLayer }
+  | { kind: 'conv2d'; name: string; layer: AnyCondensedLayer; geometry: ConvGeometry }
   | { kind: 'relu' }
   | { kind: 'maxpool'; kernel: number; stride: number }
   | { kind: 'flatten' };
@@ -62,6 +72,39 @@ export interface CondensedLayerReport {
   droppedWeights: number;
   /** Zero weights added so every kept row has k. */
   paddedWeights: number;
+  /** The layer's N:M structure as trained (null: none), and the format it was stored in. */
+  nm: NMStructure | null;
+  format: 'indices' | 'nm';
+}
+
+/** Options for `condenseModel`. */
+export interface CondenseOptions {
+  /**
+   * The N:M structure of each layer trained N:M, by layer name (see nmLayersOf for a model file's
+   * `sparse` metadata). Such a layer is stored in the N:M format when none of its inputs was
+   * dropped; its mask must then hold the structure (checked). Default: none (every layer general).
+   */
+  nm?: Readonly<Record<string, NMStructure>>;
+}
+
+/**
+ * The N:M structure of every layer a sparse run's facts (`SparseRunInfo`, a model file's `sparse`
+ * metadata) record as N:M: `layers[].nm` = {n, m, taps}. Layers without one are absent; anything
+ * that is not such a record gives an empty result, and a malformed `nm` throws naming the layer.
+ */
+export function nmLayersOf(sparse: unknown): Record<string, NMStructure> {
+  const out: Record<string, NMStructure> = {};
+  const layers = (sparse as { layers?: unknown } | null | undefined)?.layers;
+  if (!Array.isArray(layers)) return out;
+  for (const l of layers as { name?: unknown; nm?: unknown }[]) {
+    if (l === null || typeof l !== 'object' || l.nm === null || l.nm === undefined) continue;
+    const nm = l.nm as Record<string, unknown>;
+    if (typeof l.name !== 'string' || ![nm.n, nm.m, nm.taps].every((v) => Number.isInteger(v) && (v as number) >= 1)) {
+      throw new Error(`sparse metadata: layer ${JSON.stringify(l.name)} has a malformed nm ${JSON.stringify(l.nm)} (expected {n, m, taps} positive integers)`);
+    }
+    out[l.name] = { n: nm.n as number, m: nm.m as number, taps: nm.taps as number };
+  }
+  return out;
 }
 
 /** Per-example activation shape while walking a network: channels × plane, or flat features. */
@@ -155,8 +198,19 @@ function condenseRows(
  * (up to float summation order), dropping ablated neurons end to end. Reads the model's current
  * weights, masks and biases; does not modify them.
  */
-export function condenseModel(model: Model): { net: CondensedNet; report: CondensedLayerReport[] } {
+export function condenseModel(model: Model, opts: CondenseOptions = {}): { net: CondensedNet; report: CondensedLayerReport[] } {
   const spec = model.spec;
+  /**
+   * The layer in the N:M format when it was trained N:M and its inputs are intact (colMap the
+   * identity); else the general layer as condensed.
+   */
+  const format = (name: string, layer: CondensedLayer, colMap: Int32Array): { layer: AnyCondensedLayer; nm: NMStructure | null } => {
+    const nm = opts.nm?.[name] ?? null;
+    if (nm === null || !colMap.every((c, i) => c === i)) return { layer, nm };
+    const out = toNMLayer(layer, nm);
+    if (typeof out === 'string') throw new Error(`condenseModel: ${name} is recorded as N:M ${nm.n}:${nm.m} (${nm.taps} tap(s)) but its mask is not: ${out}`);
+    return { layer: out, nm };
+  };
   const [C0, H0, W0] = spec.inputShape;
   let shape: Shape = { kind: 'chw', C: C0, H: H0, W: W0 };
   // Original index → condensed index (−1 dropped): per channel for 'chw', per feature for 'flat'.
@@ -186,8 +240,9 @@ export function condenseModel(model: Model): { net: CondensedNet; report: Conden
       const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, colMap, inFeatures);
       if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
       const geometry: ConvGeometry = { C: cKept, H: g.H, W: g.W, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
-      ops.push({ kind: 'conv2d', name: layer.name, layer: r.layer, geometry });
-      report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r));
+      const f = format(layer.name, r.layer, colMap);
+      ops.push({ kind: 'conv2d', name: layer.name, layer: f.layer, geometry });
+      report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r, f));
       const { OH, OW } = convOutputSize(geometry);
       map = new Int32Array(s.out).fill(-1);
       r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
@@ -197,8 +252,9 @@ export function condenseModel(model: Model): { net: CondensedNet; report: Conden
       const s = layer.sparsifiable()[0];
       const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, map, kept());
       if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
-      ops.push({ kind: 'linear', name: layer.name, layer: r.layer });
-      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r));
+      const f = format(layer.name, r.layer, map);
+      ops.push({ kind: 'linear', name: layer.name, layer: f.layer });
+      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r, f));
       map = new Int32Array(s.out).fill(-1);
       r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
       shape = { kind: 'flat', F: s.out };
@@ -226,18 +282,21 @@ export function condenseModel(model: Model): { net: CondensedNet; report: Conden
   return { net, report };
 }
 
-function reportOf(name: string, kind: 'linear' | 'conv2d', out: number, fanIn: number, masked: boolean, r: ReturnType<typeof condenseRows>): CondensedLayerReport {
+function reportOf(
+  name: string, kind: 'linear' | 'conv2d', out: number, fanIn: number, masked: boolean, r: ReturnType<typeof condenseRows>,
+  f: { layer: AnyCondensedLayer; nm: NMStructure | null },
+): CondensedLayerReport {
   return {
     name, kind, out, nActive: r.layer.nActive, fanIn, inFeatures: r.layer.inFeatures, k: r.layer.k, masked,
-    droppedWeights: r.droppedWeights, paddedWeights: r.paddedWeights,
+    droppedWeights: r.droppedWeights, paddedWeights: r.paddedWeights, nm: f.nm, format: isNMLayer(f.layer) ? 'nm' : 'indices',
   };
 }
 
 /**
  * Checks that a network's ops chain: each layer's input count matches what the previous op
  * produces, geometry and pooling are positive integers that fit, and the last op is a Linear
- * layer over the spec's classes. Layers themselves are checked with validateCondensed. Throws
- * naming the op; returns the per-op output shapes (batch-free).
+ * layer over the spec's classes (an N:M layer's taps must be its kernel's kh·kw, 1 for Linear). Throws
+ * naming the op. Layers themselves: validateCondensed or validateCondensedNM.
  */
 export function checkNet(net: CondensedNet): void {
   const spec = parseModelSpec(net.spec);
@@ -258,7 +317,8 @@ export function checkNet(net: CondensedNet): void {
           throw new Error(`condensed network: ${where} expects input [${g.C}, ${g.H}, ${g.W}], the previous op gives ${describe(shape)}`);
         }
         if (op.layer.inFeatures !== g.C * g.kh * g.kw) throw new Error(`condensed network: ${where} has ${op.layer.inFeatures} input columns, expected C·kh·kw = ${g.C * g.kh * g.kw}`);
-        validateCondensed(op.layer);
+        validateAnyCondensed(op.layer);
+        if (isNMLayer(op.layer) && op.layer.nm.taps !== g.kh * g.kw) throw new Error(`condensed network: ${where} is N:M over ${op.layer.nm.taps} tap(s) per channel, its kernel has kh·kw = ${g.kh * g.kw}`);
         const { OH, OW } = convOutputSize(g);
         if (OH < 1 || OW < 1) throw new Error(`condensed network: ${where}: the kernel does not fit the input`);
         shape = { kind: 'chw', C: op.layer.nActive, H: OH, W: OW };
@@ -267,7 +327,8 @@ export function checkNet(net: CondensedNet): void {
       case 'linear': {
         const F = shape.kind === 'chw' ? shape.C * shape.H * shape.W : shape.F;
         if (op.layer.inFeatures !== F) throw new Error(`condensed network: ${where} has ${op.layer.inFeatures} inputs, the previous op gives ${describe(shape)}`);
-        validateCondensed(op.layer);
+        validateAnyCondensed(op.layer);
+        if (isNMLayer(op.layer) && op.layer.nm.taps !== 1) throw new Error(`condensed network: ${where} is a linear layer, but its N:M groups have ${op.layer.nm.taps} taps`);
         shape = { kind: 'flat', F: op.layer.nActive };
         break;
       }
@@ -401,23 +462,26 @@ export class CondensedModel {
       const x = ptr;
       switch (op.kind) {
         case 'conv2d': {
-          const L = uploadCondensed(heap, op.layer);
+          const layer = op.layer;
+          const L = isNMLayer(layer) ? uploadCondensedNM(heap, layer) : uploadCondensed(heap, layer);
           const g = op.geometry;
           const { OH, OW } = convOutputSize(g);
           const S = OH * OW;
           const y = heap.allocF32(B * L.rows * S);
+          const run = 'nm' in L ? (k: SparseKernels, n: number) => k.convNm(L, g, n, x, y, convScratch) : (k: SparseKernels, n: number) => k.convCfi(L, g, n, x, y, convScratch);
           this.steps.push((n) => {
             // Decided per call (whether the workers are asleep changes between calls); images
             // split over the threads, so it takes at least two.
-            const k = pick(n * L.rows * L.k * S, n, 2);
-            k.convCfi(L, g, n, x, y, convScratch);
+            run(pick(n * L.rows * L.k * S, n, 2), n);
           });
           ptr = y;
           shape = { kind: 'chw', C: L.rows, H: OH, W: OW };
           break;
         }
         case 'linear': {
-          const L = uploadCondensed(heap, op.layer);
+          const layer = op.layer;
+          const N = isNMLayer(layer) ? uploadCondensedNM(heap, layer) : null;
+          const L = N ?? uploadCondensed(heap, layer as CondensedLayer);
           const inF = L.cols;
           const y = heap.allocF32(B * L.rows);
           const wasT = transposed;
@@ -425,7 +489,8 @@ export class CondensedModel {
           this.steps.push((n) => {
             const k = pick(n * L.rows * L.k, L.rows);
             if (n === 1) {
-              k.spmvCfi(tile, L, x, y);
+              if (N) k.spmvNm(N, x, y);
+              else k.spmvCfi(tile, L as CondensedView, x, y);
               return;
             }
             let xT = x;
@@ -433,7 +498,8 @@ export class CondensedModel {
               sparse.transpose(n, inF, x, trans);
               xT = trans;
             }
-            k.spmmCfi('1x16', L, n, xT, y, scratch);
+            if (N) k.spmmNm(N, n, xT, y, scratch);
+            else k.spmmCfi('1x16', L as CondensedView, n, xT, y, scratch);
           });
           ptr = y;
           transposed = true;
@@ -508,11 +574,11 @@ export class CondensedModel {
     if (this.closeEngine) await this.engine.close();
   }
 
-  /** Bytes of the stored layers: values, indices, bias and active maps. */
+  /** Bytes of the stored layers: values, indices (or N:M offsets), bias and active maps. */
   get weightBytes(): number {
     let n = 0;
     for (const op of this.net.ops) {
-      if (op.kind === 'linear' || op.kind === 'conv2d') n += op.layer.values.byteLength + op.layer.indices.byteLength + op.layer.bias.byteLength + op.layer.activeMap.byteLength;
+      if (op.kind === 'linear' || op.kind === 'conv2d') n += condensedBytes(op.layer);
     }
     return n;
   }

@@ -3,11 +3,11 @@
  * Each array gets its own 64-byte-aligned allocation.
  */
 import type { WasmHeap } from '../../kernels/memory.js';
-import type { CondensedView, CsrView, DenseView } from '../../kernels/condensed.js';
-import type { CondensedLayer } from './layer.js';
+import type { CondensedNMView, CondensedView, CsrView, DenseView } from '../../kernels/condensed.js';
+import { nmGroupBases, type CondensedLayer, type CondensedNMLayer } from './layer.js';
 import type { CsrLayer } from './csr.js';
 
-function put(heap: WasmHeap, src: Float32Array | Uint16Array | Uint32Array): number {
+function put(heap: WasmHeap, src: Float32Array | Int32Array | Uint8Array | Uint16Array | Uint32Array): number {
   const p = heap.alloc(src.byteLength);
   new Uint8Array(heap.memory.buffer, p, src.byteLength).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
   return p;
@@ -21,6 +21,20 @@ export function uploadCondensed(heap: WasmHeap, layer: CondensedLayer): Condense
     indexBits: layer.indices instanceof Uint16Array ? 16 : 32,
     values: put(heap, layer.values),
     indices: put(heap, layer.indices),
+    bias: put(heap, layer.bias),
+  };
+}
+
+/** An N:M layer, with the table of group bases its kernels read (nmGroupBases). */
+export function uploadCondensedNM(heap: WasmHeap, layer: CondensedNMLayer): CondensedNMView {
+  return {
+    rows: layer.nActive,
+    cols: layer.inFeatures,
+    k: layer.k,
+    nm: { n: layer.nm.n, m: layer.nm.m, taps: layer.nm.taps },
+    values: put(heap, layer.values),
+    offsets: put(heap, layer.offsets),
+    groupBase: put(heap, nmGroupBases(layer.inFeatures, layer.nm)),
     bias: put(heap, layer.bias),
   };
 }
