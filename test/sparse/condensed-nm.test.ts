@@ -102,17 +102,21 @@ describe('N:M condensed models', () => {
         const { net, report } = condenseModel(model, { nm });
         for (const r of report) assert.equal(r.format, r.name in nm ? 'nm' : 'indices', r.name);
         if (arch === 'cnn') assert.equal(nm.conv2?.taps, 9);
-        const cm = new CondensedModel(engine, net, { maxBatch: 16 });
+        const cm = new CondensedModel(engine, net, { maxBatch: 16, nmKernel: 'nm' });
+        // The default runs N:M layers decoded to column indices (the faster kernels here).
+        const decoded = new CondensedModel(engine, net, { maxBatch: 16 });
         const path = join(dir, `${arch}-${engine.backend}.condensed.safetensors`);
         saveCondensed(path, net);
         const back = readCondensed(path);
         assert.equal(back.metadata.version, '2');
         assert.ok(back.net.ops.some((o) => 'layer' in o && isNMLayer(o.layer)));
-        const loaded = await loadCondensed(path, engine, { maxBatch: 16 });
+        const loaded = await loadCondensed(path, engine, { maxBatch: 16, nmKernel: 'nm' });
         for (const n of [1, 3, 37]) {
           const x = randomInputs(n, model.inputSize, n);
           const got = cm.predict(x);
-          assertClose(got, denseLogits(model, x, n), n, `${arch} ${engine.backend} batch ${n}`);
+          const want = denseLogits(model, x, n);
+          assertClose(got, want, n, `${arch} ${engine.backend} batch ${n}`);
+          assertClose(decoded.predict(x), want, n, `${arch} ${engine.backend} batch ${n}, decoded to indices`);
           assert.deepEqual(loaded.predict(x), got, `${arch} ${engine.backend} batch ${n} after save/load`);
         }
         engine.heap.release(mark);
@@ -144,7 +148,7 @@ describe('N:M condensed models', () => {
     const nmNet = condenseModel(model, { nm }).net;
     const plain = condenseModel(model).net;
     const nnz = nmNet.ops.reduce((a, o) => a + ('layer' in o ? o.layer.nActive * o.layer.k : 0), 0);
-    const weightBytes = (net: typeof plain) => new CondensedModel(engine, net, { maxBatch: 1 }).weightBytes;
+    const weightBytes = (net: typeof plain) => new CondensedModel(engine, net, { maxBatch: 1, nmKernel: 'nm' }).weightBytes;
     assert.equal(weightBytes(plain) - weightBytes(nmNet), nnz);
     engine.heap.release(mark);
   });
@@ -170,8 +174,8 @@ describe('N:M condensed models', () => {
       const mark = engine.heap.mark();
       const { model, nm } = nmMlp(engine, 8, []);
       const { net } = condenseModel(model, { nm });
-      const one = new CondensedModel(engine, net, { maxBatch: 64 });
-      const par = new CondensedModel(two, net, { maxBatch: 64 });
+      const one = new CondensedModel(engine, net, { maxBatch: 64, nmKernel: 'nm' });
+      const par = new CondensedModel(two, net, { maxBatch: 64, nmKernel: 'nm' });
       for (const n of [1, 64]) {
         const x = randomInputs(n, model.inputSize, 40 + n);
         assert.deepEqual(par.predict(x), one.predict(x), `batch ${n}`);

@@ -208,6 +208,33 @@ export function nmGroupBases(inFeatures: number, nm: NMStructure): Int32Array {
 }
 
 /**
+ * The same weights in the general format: each offset decoded to its input column
+ * (group base + offset · taps), columns ascending within each row. What an N:M layer runs as
+ * when the constant-fan-in kernel is the faster one (CondensedModelOptions.nmKernel).
+ */
+export function nmToIndices(layer: CondensedNMLayer): CondensedLayer {
+  const { nActive, k, inFeatures, nm } = layer;
+  const base = nmGroupBases(inFeatures, nm);
+  const values = new Float32Array(nActive * k);
+  const indices = indexArrayFor(inFeatures, nActive * k);
+  const order = new Int32Array(k);
+  const cols = new Int32Array(k);
+  for (let r = 0; r < nActive; r++) {
+    const o = r * k;
+    for (let j = 0; j < k; j++) {
+      cols[j] = base[j] + layer.offsets[o + j] * nm.taps;
+      order[j] = j;
+    }
+    order.sort((a, b) => cols[a] - cols[b]);
+    for (let j = 0; j < k; j++) {
+      indices[o + j] = cols[order[j]];
+      values[o + j] = layer.values[o + order[j]];
+    }
+  }
+  return { outFeatures: layer.outFeatures, inFeatures, nActive, k, values, indices, bias: layer.bias, activeMap: layer.activeMap };
+}
+
+/**
  * Converts a general condensed layer whose kept rows are all N:M over its inputs to the N:M
  * format (the same weights, reordered into group order), validated. Returns the reason instead
  * when a row is not N:M under `nm` (or the structure does not fit the inputs).

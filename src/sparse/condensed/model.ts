@@ -35,7 +35,7 @@ import { Linear } from '../../nn/linear.js';
 import { parseModelSpec, type Model, type ModelSpec } from '../../nn/models.js';
 import type { NMStructure } from '../nm.js';
 import {
-  condensedBytes, indexArrayFor, isNMLayer, toNMLayer, validateAnyCondensed, validateCondensed,
+  condensedBytes, indexArrayFor, isNMLayer, nmToIndices, toNMLayer, validateAnyCondensed, validateCondensed,
   type AnyCondensedLayer, type CondensedLayer,
 } from './layer.js';
 import { uploadCondensed, uploadCondensedNM } from './upload.js';
@@ -377,6 +377,13 @@ export interface CondensedModelOptions {
   maxBatch?: number;
   /** `close()` also closes the engine (for an engine created just for this model). Default false. */
   closeEngine?: boolean;
+  /**
+   * How N:M layers run: 'nm' with the N:M kernels over their one-byte offsets, 'indices' decoded
+   * at load to column indices for the constant-fan-in kernels. Default 'indices': at equal nnz
+   * the constant-fan-in kernels measured 1.04–1.3× faster on the CPUs we have
+   * (bench/results/inference-nm.md), so N:M saves file size, not time.
+   */
+  nmKernel?: 'nm' | 'indices';
 }
 
 /** A step of the compiled plan: runs on n examples (n ≤ maxBatch) and says where it wrote. */
@@ -413,6 +420,8 @@ export class CondensedModel {
     this.maxBatch = opts.maxBatch ?? 128;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`CondensedModel: maxBatch must be a positive integer, got ${this.maxBatch}`);
     this.closeEngine = opts.closeEngine ?? false;
+    const nmKernel = opts.nmKernel ?? 'indices';
+    if (nmKernel !== 'nm' && nmKernel !== 'indices') throw new RangeError(`CondensedModel: nmKernel must be 'nm' or 'indices', got '${String(nmKernel)}'`);
     const spec = net.spec;
     this.inputSize = spec.inputShape[0] * spec.inputShape[1] * spec.inputShape[2];
     this.classes = spec.classes;
@@ -463,7 +472,7 @@ export class CondensedModel {
       switch (op.kind) {
         case 'conv2d': {
           const layer = op.layer;
-          const L = isNMLayer(layer) ? uploadCondensedNM(heap, layer) : uploadCondensed(heap, layer);
+          const L = isNMLayer(layer) ? (nmKernel === 'nm' ? uploadCondensedNM(heap, layer) : uploadCondensed(heap, nmToIndices(layer))) : uploadCondensed(heap, layer);
           const g = op.geometry;
           const { OH, OW } = convOutputSize(g);
           const S = OH * OW;
@@ -480,8 +489,8 @@ export class CondensedModel {
         }
         case 'linear': {
           const layer = op.layer;
-          const N = isNMLayer(layer) ? uploadCondensedNM(heap, layer) : null;
-          const L = N ?? uploadCondensed(heap, layer as CondensedLayer);
+          const N = isNMLayer(layer) && nmKernel === 'nm' ? uploadCondensedNM(heap, layer) : null;
+          const L = N ?? uploadCondensed(heap, isNMLayer(layer) ? nmToIndices(layer) : layer);
           const inF = L.cols;
           const y = heap.allocF32(B * L.rows);
           const wasT = transposed;
