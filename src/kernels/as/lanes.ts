@@ -7,16 +7,10 @@
 // the whole-call kernels in sparse-train.ts, ops.ts and condensed.ts, given that a part starts at a
 // multiple of 16 elements (lanes) and ends at one or at the end: results are bit-identical for any
 // split.
-import { madd } from './simd';
+import { forwardRowLanes, inputGradColLanes, LANE_BLOCK } from './sparse-train';
 import { add_bias_rows_f32, mul_f32, relu_backward_f32, relu_forward_f32, sgd_step_f32 } from './ops';
 
 @inline function f32At(p: usize, i: i32): usize { return p + (<usize>i << 2); }
-
-/**
- * Lanes per block, as in sparse-train.ts: a convolution's column matrix (B·OH·OW lanes per row)
- * is read one L2-sized block at a time. A multiple of 16, so blocking changes no lane's path.
- */
-const LANE_BLOCK: i32 = 256;
 
 /** Block edge of the transposes: 16×16 floats (1 KiB) of source and destination stay in L1. */
 const TB: i32 = 16;
@@ -62,50 +56,8 @@ export function transpose_dst_rows_f32(c0: i32, c1: i32, rows: i32, cols: i32, s
 export function sparse_rows_forward_lanes_f32(l0: i32, l1: i32, rows: i32, n: i32, rowPtr: usize, col: usize, W: usize, xT: usize, yT: usize): void {
   const ldx = <usize>n << 2;
   for (let b0 = l0; b0 < l1; b0 += LANE_BLOCK) {
-  const b1 = min(l1, b0 + LANE_BLOCK);
-  for (let j = 0; j < rows; j++) {
-    const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-    const y = yT + <usize>j * ldx;
-    let b = b0;
-    if (ASC_FEATURE_SIMD) {
-      for (; b + 16 <= b1; b += 16) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        const xb = xT + (<usize>b << 2);
-        for (let t = t0; t < t1; t++) {
-          const c = load<i32>(f32At(col, t));
-          const w = f32x4.splat(load<f32>(f32At(W, t)));
-          const xp = xb + <usize>c * ldx;
-          a0 = madd(w, v128.load(xp), a0);
-          a1 = madd(w, v128.load(xp, 16), a1);
-          a2 = madd(w, v128.load(xp, 32), a2);
-          a3 = madd(w, v128.load(xp, 48), a3);
-        }
-        const yp = y + (<usize>b << 2);
-        v128.store(yp, a0);
-        v128.store(yp, a1, 16);
-        v128.store(yp, a2, 32);
-        v128.store(yp, a3, 48);
-      }
-      for (; b + 4 <= b1; b += 4) {
-        let a0 = f32x4.splat(0);
-        const xb = xT + (<usize>b << 2);
-        for (let t = t0; t < t1; t++) {
-          const c = load<i32>(f32At(col, t));
-          a0 = madd(f32x4.splat(load<f32>(f32At(W, t))), v128.load(xb + <usize>c * ldx), a0);
-        }
-        v128.store(y + (<usize>b << 2), a0);
-      }
-    }
-    for (; b < b1; b++) {
-      let s: f32 = 0;
-      const xb = xT + (<usize>b << 2);
-      for (let t = t0; t < t1; t++) {
-        const c = load<i32>(f32At(col, t));
-        s += load<f32>(f32At(W, t)) * load<f32>(xb + <usize>c * ldx);
-      }
-      store<f32>(y + (<usize>b << 2), s);
-    }
-  }
+    const b1 = min(l1, b0 + LANE_BLOCK);
+    for (let j = 0; j < rows; j++) forwardRowLanes(j, b0, b1, ldx, rowPtr, col, W, xT, yT);
   }
 }
 
@@ -116,47 +68,8 @@ export function sparse_rows_forward_lanes_f32(l0: i32, l1: i32, rows: i32, n: i3
 export function sparse_cols_input_grad_lanes_f32(l0: i32, l1: i32, cols: i32, n: i32, colPtr: usize, rowIdx: usize, wPos: usize, W: usize, dyT: usize, dxT: usize): void {
   const ldx = <usize>n << 2;
   for (let b0 = l0; b0 < l1; b0 += LANE_BLOCK) {
-  const b1 = min(l1, b0 + LANE_BLOCK);
-  for (let i = 0; i < cols; i++) {
-    const e0 = load<i32>(f32At(colPtr, i)), e1 = load<i32>(f32At(colPtr, i + 1));
-    const dx = dxT + <usize>i * ldx;
-    let b = b0;
-    if (ASC_FEATURE_SIMD) {
-      for (; b + 16 <= b1; b += 16) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        const db = dyT + (<usize>b << 2);
-        for (let e = e0; e < e1; e++) {
-          const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
-          const dp = db + <usize>load<i32>(f32At(rowIdx, e)) * ldx;
-          a0 = madd(w, v128.load(dp), a0);
-          a1 = madd(w, v128.load(dp, 16), a1);
-          a2 = madd(w, v128.load(dp, 32), a2);
-          a3 = madd(w, v128.load(dp, 48), a3);
-        }
-        const o = dx + (<usize>b << 2);
-        v128.store(o, a0);
-        v128.store(o, a1, 16);
-        v128.store(o, a2, 32);
-        v128.store(o, a3, 48);
-      }
-      for (; b + 4 <= b1; b += 4) {
-        let a0 = f32x4.splat(0);
-        const db = dyT + (<usize>b << 2);
-        for (let e = e0; e < e1; e++) {
-          const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
-          a0 = madd(w, v128.load(db + <usize>load<i32>(f32At(rowIdx, e)) * ldx), a0);
-        }
-        v128.store(dx + (<usize>b << 2), a0);
-      }
-    }
-    for (; b < b1; b++) {
-      let s: f32 = 0;
-      for (let e = e0; e < e1; e++) {
-        s += load<f32>(f32At(W, load<i32>(f32At(wPos, e)))) * load<f32>(dyT + <usize>load<i32>(f32At(rowIdx, e)) * ldx + (<usize>b << 2));
-      }
-      store<f32>(dx + (<usize>b << 2), s);
-    }
-  }
+    const b1 = min(l1, b0 + LANE_BLOCK);
+    for (let i = 0; i < cols; i++) inputGradColLanes(i, b0, b1, ldx, colPtr, rowIdx, wPos, W, dyT, dxT);
   }
 }
 

@@ -24,56 +24,64 @@ import { madd } from './simd';
  * mlp's batch of ≤ 256 is one block. The weight gradient sums a block's partial dot products in
  * block order.
  */
-const LANE_BLOCK: i32 = 256;
+export const LANE_BLOCK: i32 = 256;
 
 /** Rows [r0, r1) of Yᵀ, lane block by lane block; per row 16 lanes at a time (then 4, then 1), by t over the row's weights. */
 export function sparse_rows_forward_f32(r0: i32, r1: i32, n: i32, rowPtr: usize, col: usize, W: usize, xT: usize, yT: usize): void {
   const ldx = <usize>n << 2;
   for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
     const b1 = min(n, b0 + LANE_BLOCK);
-    for (let j = r0; j < r1; j++) {
-      const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
-      const y = yT + <usize>j * ldx;
-      let b = b0;
-      if (ASC_FEATURE_SIMD) {
-        for (; b + 16 <= b1; b += 16) {
-          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-          const xb = xT + (<usize>b << 2);
-          for (let t = t0; t < t1; t++) {
-            const c = load<i32>(f32At(col, t));
-            const w = f32x4.splat(load<f32>(f32At(W, t)));
-            const xp = xb + <usize>c * ldx;
-            a0 = madd(w, v128.load(xp), a0);
-            a1 = madd(w, v128.load(xp, 16), a1);
-            a2 = madd(w, v128.load(xp, 32), a2);
-            a3 = madd(w, v128.load(xp, 48), a3);
-          }
-          const yp = y + (<usize>b << 2);
-          v128.store(yp, a0);
-          v128.store(yp, a1, 16);
-          v128.store(yp, a2, 32);
-          v128.store(yp, a3, 48);
-        }
-        for (; b + 4 <= b1; b += 4) {
-          let a0 = f32x4.splat(0);
-          const xb = xT + (<usize>b << 2);
-          for (let t = t0; t < t1; t++) {
-            const c = load<i32>(f32At(col, t));
-            a0 = madd(f32x4.splat(load<f32>(f32At(W, t))), v128.load(xb + <usize>c * ldx), a0);
-          }
-          v128.store(y + (<usize>b << 2), a0);
-        }
+    for (let j = r0; j < r1; j++) forwardRowLanes(j, b0, b1, ldx, rowPtr, col, W, xT, yT);
+  }
+}
+
+/**
+ * Yᵀ[j, b0..b1) of the forward pass: 16 lanes at a time, then 4, then 1, each lane summing over
+ * t in order. Shared by the row-split kernel above and the lane-split one (lanes.ts), so a lane
+ * gets the same arithmetic whichever way a call splits (when parts start at multiples of 16).
+ */
+@inline
+export function forwardRowLanes(j: i32, b0: i32, b1: i32, ldx: usize, rowPtr: usize, col: usize, W: usize, xT: usize, yT: usize): void {
+  const t0 = load<i32>(f32At(rowPtr, j)), t1 = load<i32>(f32At(rowPtr, j + 1));
+  const y = yT + <usize>j * ldx;
+  let b = b0;
+  if (ASC_FEATURE_SIMD) {
+    for (; b + 16 <= b1; b += 16) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      const xb = xT + (<usize>b << 2);
+      for (let t = t0; t < t1; t++) {
+        const c = load<i32>(f32At(col, t));
+        const w = f32x4.splat(load<f32>(f32At(W, t)));
+        const xp = xb + <usize>c * ldx;
+        a0 = madd(w, v128.load(xp), a0);
+        a1 = madd(w, v128.load(xp, 16), a1);
+        a2 = madd(w, v128.load(xp, 32), a2);
+        a3 = madd(w, v128.load(xp, 48), a3);
       }
-      for (; b < b1; b++) {
-        let s: f32 = 0;
-        const xb = xT + (<usize>b << 2);
-        for (let t = t0; t < t1; t++) {
-          const c = load<i32>(f32At(col, t));
-          s += load<f32>(f32At(W, t)) * load<f32>(xb + <usize>c * ldx);
-        }
-        store<f32>(y + (<usize>b << 2), s);
-      }
+      const yp = y + (<usize>b << 2);
+      v128.store(yp, a0);
+      v128.store(yp, a1, 16);
+      v128.store(yp, a2, 32);
+      v128.store(yp, a3, 48);
     }
+    for (; b + 4 <= b1; b += 4) {
+      let a0 = f32x4.splat(0);
+      const xb = xT + (<usize>b << 2);
+      for (let t = t0; t < t1; t++) {
+        const c = load<i32>(f32At(col, t));
+        a0 = madd(f32x4.splat(load<f32>(f32At(W, t))), v128.load(xb + <usize>c * ldx), a0);
+      }
+      v128.store(y + (<usize>b << 2), a0);
+    }
+  }
+  for (; b < b1; b++) {
+    let s: f32 = 0;
+    const xb = xT + (<usize>b << 2);
+    for (let t = t0; t < t1; t++) {
+      const c = load<i32>(f32At(col, t));
+      s += load<f32>(f32At(W, t)) * load<f32>(xb + <usize>c * ldx);
+    }
+    store<f32>(y + (<usize>b << 2), s);
   }
 }
 
@@ -166,45 +174,49 @@ export function sparse_cols_input_grad_f32(i0: i32, i1: i32, n: i32, colPtr: usi
   const ldx = <usize>n << 2;
   for (let b0 = 0; b0 < n; b0 += LANE_BLOCK) {
     const b1 = min(n, b0 + LANE_BLOCK);
-    for (let i = i0; i < i1; i++) {
-      const e0 = load<i32>(f32At(colPtr, i)), e1 = load<i32>(f32At(colPtr, i + 1));
-      const dx = dxT + <usize>i * ldx;
-      let b = b0;
-      if (ASC_FEATURE_SIMD) {
-        for (; b + 16 <= b1; b += 16) {
-          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-          const db = dyT + (<usize>b << 2);
-          for (let e = e0; e < e1; e++) {
-            const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
-            const dp = db + <usize>load<i32>(f32At(rowIdx, e)) * ldx;
-            a0 = madd(w, v128.load(dp), a0);
-            a1 = madd(w, v128.load(dp, 16), a1);
-            a2 = madd(w, v128.load(dp, 32), a2);
-            a3 = madd(w, v128.load(dp, 48), a3);
-          }
-          const o = dx + (<usize>b << 2);
-          v128.store(o, a0);
-          v128.store(o, a1, 16);
-          v128.store(o, a2, 32);
-          v128.store(o, a3, 48);
-        }
-        for (; b + 4 <= b1; b += 4) {
-          let a0 = f32x4.splat(0);
-          const db = dyT + (<usize>b << 2);
-          for (let e = e0; e < e1; e++) {
-            const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
-            a0 = madd(w, v128.load(db + <usize>load<i32>(f32At(rowIdx, e)) * ldx), a0);
-          }
-          v128.store(dx + (<usize>b << 2), a0);
-        }
+    for (let i = i0; i < i1; i++) inputGradColLanes(i, b0, b1, ldx, colPtr, rowIdx, wPos, W, dyT, dxT);
+  }
+}
+
+/** dXᵀ[i, b0..b1) of the input gradient, every lane summing over e in order; shared with lanes.ts like forwardRowLanes. */
+@inline
+export function inputGradColLanes(i: i32, b0: i32, b1: i32, ldx: usize, colPtr: usize, rowIdx: usize, wPos: usize, W: usize, dyT: usize, dxT: usize): void {
+  const e0 = load<i32>(f32At(colPtr, i)), e1 = load<i32>(f32At(colPtr, i + 1));
+  const dx = dxT + <usize>i * ldx;
+  let b = b0;
+  if (ASC_FEATURE_SIMD) {
+    for (; b + 16 <= b1; b += 16) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      const db = dyT + (<usize>b << 2);
+      for (let e = e0; e < e1; e++) {
+        const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
+        const dp = db + <usize>load<i32>(f32At(rowIdx, e)) * ldx;
+        a0 = madd(w, v128.load(dp), a0);
+        a1 = madd(w, v128.load(dp, 16), a1);
+        a2 = madd(w, v128.load(dp, 32), a2);
+        a3 = madd(w, v128.load(dp, 48), a3);
       }
-      for (; b < b1; b++) {
-        let s: f32 = 0;
-        for (let e = e0; e < e1; e++) {
-          s += load<f32>(f32At(W, load<i32>(f32At(wPos, e)))) * load<f32>(dyT + <usize>load<i32>(f32At(rowIdx, e)) * ldx + (<usize>b << 2));
-        }
-        store<f32>(dx + (<usize>b << 2), s);
-      }
+      const o = dx + (<usize>b << 2);
+      v128.store(o, a0);
+      v128.store(o, a1, 16);
+      v128.store(o, a2, 32);
+      v128.store(o, a3, 48);
     }
+    for (; b + 4 <= b1; b += 4) {
+      let a0 = f32x4.splat(0);
+      const db = dyT + (<usize>b << 2);
+      for (let e = e0; e < e1; e++) {
+        const w = f32x4.splat(load<f32>(f32At(W, load<i32>(f32At(wPos, e)))));
+        a0 = madd(w, v128.load(db + <usize>load<i32>(f32At(rowIdx, e)) * ldx), a0);
+      }
+      v128.store(dx + (<usize>b << 2), a0);
+    }
+  }
+  for (; b < b1; b++) {
+    let s: f32 = 0;
+    for (let e = e0; e < e1; e++) {
+      s += load<f32>(f32At(W, load<i32>(f32At(wPos, e)))) * load<f32>(dyT + <usize>load<i32>(f32At(rowIdx, e)) * ldx + (<usize>b << 2));
+    }
+    store<f32>(dx + (<usize>b << 2), s);
   }
 }
