@@ -10,6 +10,7 @@ import { CondensedModel, condenseModel } from '../../src/sparse/condensed/model.
 import { loadCondensed, readCondensed, saveCondensed } from '../../src/io/condensed-file.js';
 import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
+import { assertClose, denseLogits, randomInputs } from './helpers.js';
 
 /**
  * A model with SRigL-shaped masks: constant fan-in per layer, a few ablated neurons per hidden
@@ -41,36 +42,6 @@ function maskedModel(engine: Engine, arch: Arch, seed: number, opts: { denseFirs
     l.weight.setMask(mask);
   }
   return { model, ablated };
-}
-
-function randomInputs(n: number, size: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n * size }, () => rng.normal());
-}
-
-/** The masked dense model's eval-mode logits for x (in chunks of its maxBatch). */
-function denseLogits(model: Model, x: Float32Array, n: number): Float32Array {
-  const out = new Float32Array(n * 10);
-  for (let s = 0; s < n; s += model.maxBatch) {
-    const m = Math.min(model.maxBatch, n - s);
-    model.inputs.set(x.subarray(s * model.inputSize, (s + m) * model.inputSize));
-    model.forward(m, false);
-    out.set(model.logits(m), s * 10);
-  }
-  return out;
-}
-
-/** |a − b| ≤ 1e-5 · max(1, max |b|) per example. */
-function assertClose(got: Float32Array, want: Float32Array, n: number, what: string): void {
-  assert.equal(got.length, want.length);
-  for (let b = 0; b < n; b++) {
-    let scale = 1;
-    for (let c = 0; c < 10; c++) scale = Math.max(scale, Math.abs(want[b * 10 + c]));
-    for (let c = 0; c < 10; c++) {
-      const d = Math.abs(got[b * 10 + c] - want[b * 10 + c]);
-      assert.ok(d <= 1e-5 * scale, `${what}: example ${b} class ${c}: ${got[b * 10 + c]} vs ${want[b * 10 + c]} (scale ${scale})`);
-    }
-  }
 }
 
 const ISAS = ['scalar', 'simd128', 'relaxed'] as const;
