@@ -9,12 +9,15 @@ import { staticUpdate } from '../../src/dst/static.js';
 import { zeroChanged } from '../../src/dst/update.js';
 import { fillValues, refRigl } from './reference.js';
 
+/** Uniform in [0, 1] in steps of 1e-4 (fc.double favours values near 0, which would make most fractions 0). */
+const unit = fc.integer({ min: 0, max: 10000 }).map((v) => v / 10000);
+
 const caseArb = fc.record({
   numel: fc.integer({ min: 1, max: 40 * 64 }),
-  budgetFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+  budgetFrac: unit,
   ties: fc.boolean(),
   seed: fc.integer(),
-  fractions: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }),
+  fractions: fc.array(unit, { minLength: 1, maxLength: 4 }),
 });
 
 for (const method of ['rigl', 'set'] as const) {

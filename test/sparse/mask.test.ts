@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Rng } from '../../src/tensor/rng.js';
 import {
+
   activeRows,
   applyMask,
   assertConstantFanIn,
@@ -16,10 +17,13 @@ import {
   unpackMaskBits,
 } from '../../src/sparse/mask.js';
 
+/** Uniform in [0, 1] in steps of 1e-4 (fc.double favours values near 0, which would make most fractions 0). */
+const unit = fc.integer({ min: 0, max: 10000 }).map((v) => v / 10000);
+
 describe('constantFanInMask', () => {
   test('every row holds exactly k ones, for random geometries', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), (out, fanIn, frac, seed) => {
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 64 }), unit, fc.integer(), (out, fanIn, frac, seed) => {
         const k = Math.max(1, Math.round(frac * fanIn));
         const m = constantFanInMask(out, fanIn, k, new Rng(seed));
         assertConstantFanIn(m, out, fanIn, k);
