@@ -67,9 +67,12 @@ const fc1 = (over = {}) => [
 ];
 const small = [{ name: 'a', dtype: 'F32', shape: [2], values: [1, 2] }, { name: 'b', dtype: 'F32', shape: [2], values: [3, 4] }];
 
-/** A condensed file (io/condensed-file.ts) of one linear layer 4 → 2 with k = 2. */
-function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], activeMap = [0, 1], indexDtype = 'U16', indexShape = [2, 2] } = {}) {
-  const ops = [{ kind: 'linear', name: 'fc', outFeatures: 2, inFeatures: 4, nActive: 2, k: 2 }];
+/**
+ * A condensed file (io/condensed-file.ts) of one linear layer 4 → 2 with k = 2, after the
+ * parameter-free ops `before` (residual ops need `version` 3).
+ */
+function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], activeMap = [0, 1], indexDtype = 'U16', indexShape = [2, 2], before = [], version = '1' } = {}) {
+  const ops = [...before, { kind: 'linear', name: 'fc', outFeatures: 2, inFeatures: 4, nActive: 2, k: 2 }];
   return encode(
     [
       { name: 'fc.values', dtype: 'F32', shape: [2, 2], values },
@@ -77,7 +80,7 @@ function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], acti
       { name: 'fc.bias', dtype: 'F32', shape: [2], values: [0, 0] },
       { name: 'fc.active_map', dtype: 'U32', shape: [2], values: activeMap },
     ],
-    { format: 'srigl-condensed', version: '1', arch: JSON.stringify({ arch: 'mlp', inputShape: [1, 2, 2], classes: 2 }), ops: JSON.stringify(ops), k: JSON.stringify({ fc: 2 }) },
+    { format: 'srigl-condensed', version, arch: JSON.stringify({ arch: 'mlp', inputShape: [1, 2, 2], classes: 2 }), ops: JSON.stringify(ops), k: JSON.stringify({ fc: 2 }) },
   );
 }
 
@@ -176,6 +179,12 @@ const cases = [
   ['condensed-nm-value-nan', 'condensed', condensedNM({ values: [0.5, -0.5, 0.25, 1, 2, NaN, 4, 5] }), 'tensor "fc.values": non-finite value NaN at element 5'],
   ['condensed-nm-offset-dtype', 'condensed', condensedNM({ offsetDtype: 'U16' }), 'tensor "fc.offsets" has dtype U16, expected U8'],
   ['condensed-nm-version-1', 'condensed', condensedNM({ version: '1' }), 'ops[0] is N:M, which needs format version 2, but the file says "1"'],
+  ['condensed-residual-version-1', 'condensed', condensed({ before: [{ kind: 'save' }, { kind: 'add' }] }), 'ops[0] (save) needs format version 3, but the file says "1"'],
+  ['condensed-add-nothing-saved', 'condensed', condensed({ before: [{ kind: 'add' }], version: '3' }), 'op 0 (add) has no saved activation to add'],
+  ['condensed-swap-nothing-saved', 'condensed', condensed({ before: [{ kind: 'swap' }], version: '3' }), 'op 0 (swap) has no saved activation to swap with'],
+  ['condensed-saved-never-added', 'condensed', condensed({ before: [{ kind: 'save' }], version: '3' }), '1 saved activation(s) are never added'],
+  ['condensed-add-shape-mismatch', 'condensed', condensed({ before: [{ kind: 'save' }, { kind: 'avgpool' }, { kind: 'add' }], version: '3' }), 'op 2 (add) adds a saved [1, 2, 2] to [1]'],
+  ['condensed-version-4', 'condensed', condensed({ version: '4' }), 'unsupported condensed format version "4" (this build reads 1, 2, 3)'],
   ['condensed-nm-with-indices', 'condensed', condensedNM({ extra: [{ name: 'fc.indices', dtype: 'U16', shape: [2, 4], values: [0, 2, 4, 5, 1, 3, 4, 5] }] }), 'unexpected tensor "fc.indices" (layer "fc" reads values, offsets, bias, active_map)'],
   // Checkpoints.
   ['checkpoint-not-one', 'checkpoint', encode(fc1(), modelMeta()), 'not a srigl checkpoint'],

@@ -10,19 +10,29 @@
  * each weight's offset within its group, values and offsets in group order — instead of
  * `<name>.indices`, and its op carries `nm` = {n, m, taps}. A file with an N:M layer is version 2
  * (so a reader that predates the format says so); one without is version 1, as before.
+ *
+ * A ResNet's file (its BatchNorms folded into the convs, sparse/condensed/model.ts) also holds
+ * the parameter-free ops `save`, `swap`, `add` (residual connections) and `avgpool` (global
+ * average pooling), and is version 3, N:M layers or not. Versions 1 and 2 cannot hold these ops.
  */
 import { createEngine, type Engine } from '../kernels/engine.js';
 import type { ConvGeometry } from '../kernels/condensed.js';
 import { parseModelSpec } from '../nn/models.js';
-import { CondensedModel, checkNet, type CondensedModelOptions, type CondensedNet, type CondensedOp } from '../sparse/condensed/model.js';
+import { CondensedModel, checkNet, RESIDUAL_OP_KINDS, type CondensedModelOptions, type CondensedNet, type CondensedOp } from '../sparse/condensed/model.js';
 import { isNMLayer, validateAnyCondensed, type AnyCondensedLayer } from '../sparse/condensed/layer.js';
 import type { NMStructure } from '../sparse/nm.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
 
 export const CONDENSED_FORMAT = 'srigl-condensed';
-/** The version of files without an N:M layer; VERSION_NM with one. This build reads both. */
+/**
+ * The version of files without an N:M layer or a residual op; VERSION_NM with an N:M layer;
+ * VERSION_RESIDUAL with a residual op (save, swap, add, avgpool), N:M layers or not. This build
+ * reads all three.
+ */
 export const CONDENSED_FORMAT_VERSION = '1';
 export const CONDENSED_FORMAT_VERSION_NM = '2';
+export const CONDENSED_FORMAT_VERSION_RESIDUAL = '3';
+const VERSIONS = [CONDENSED_FORMAT_VERSION, CONDENSED_FORMAT_VERSION_NM, CONDENSED_FORMAT_VERSION_RESIDUAL];
 
 /** Facts recorded with a condensed file. */
 export interface CondensedInfo {
@@ -39,7 +49,7 @@ type OpMeta =
   | ({ kind: 'conv2d'; geometry: ConvGeometry } & LayerMeta)
   | { kind: 'relu' }
   | { kind: 'maxpool'; kernel: number; stride: number }
-  | { kind: 'flatten' };
+  | { kind: 'flatten' | 'save' | 'swap' | 'add' | 'avgpool' };
 
 /** Writes a condensed network atomically (temporary file, fsync, rename). */
 export function saveCondensed(path: string, net: CondensedNet, info: CondensedInfo = {}): void {
@@ -48,6 +58,7 @@ export function saveCondensed(path: string, net: CondensedNet, info: CondensedIn
   const ops: OpMeta[] = [];
   const ks: Record<string, number> = {};
   let anyNM = false;
+  const anyResidual = net.ops.some((op) => RESIDUAL_OP_KINDS.includes(op.kind));
   for (const op of net.ops) {
     if (op.kind !== 'linear' && op.kind !== 'conv2d') {
       ops.push(op);
@@ -71,7 +82,9 @@ export function saveCondensed(path: string, net: CondensedNet, info: CondensedIn
     );
   }
   const metadata: Record<string, string> = {
-    format: CONDENSED_FORMAT, version: anyNM ? CONDENSED_FORMAT_VERSION_NM : CONDENSED_FORMAT_VERSION, arch: JSON.stringify(net.spec), ops: JSON.stringify(ops), k: JSON.stringify(ks),
+    format: CONDENSED_FORMAT,
+    version: anyResidual ? CONDENSED_FORMAT_VERSION_RESIDUAL : anyNM ? CONDENSED_FORMAT_VERSION_NM : CONDENSED_FORMAT_VERSION,
+    arch: JSON.stringify(net.spec), ops: JSON.stringify(ops), k: JSON.stringify(ks),
   };
   if (info.dataset !== undefined) metadata.dataset = info.dataset;
   if (info.source !== undefined) metadata.source = JSON.stringify(info.source);
@@ -101,8 +114,8 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
     throw new Error(`${source}: ${msg}`);
   };
   if (meta.format !== CONDENSED_FORMAT) fail(`not a condensed srigl model (metadata format is ${JSON.stringify(meta.format)}, expected "${CONDENSED_FORMAT}")`);
-  if (meta.version !== CONDENSED_FORMAT_VERSION && meta.version !== CONDENSED_FORMAT_VERSION_NM) {
-    fail(`unsupported condensed format version ${JSON.stringify(meta.version)} (this build reads ${CONDENSED_FORMAT_VERSION} and ${CONDENSED_FORMAT_VERSION_NM})`);
+  if (!VERSIONS.includes(meta.version)) {
+    fail(`unsupported condensed format version ${JSON.stringify(meta.version)} (this build reads ${VERSIONS.join(', ')})`);
   }
   let spec;
   try {
@@ -126,6 +139,12 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
       case 'relu':
       case 'flatten':
         return { kind: o.kind };
+      case 'save':
+      case 'swap':
+      case 'add':
+      case 'avgpool':
+        if (meta.version !== CONDENSED_FORMAT_VERSION_RESIDUAL) fail(`ops[${i}] (${o.kind}) needs format version ${CONDENSED_FORMAT_VERSION_RESIDUAL}, but the file says ${JSON.stringify(meta.version)}`);
+        return { kind: o.kind };
       case 'maxpool':
         return { kind: 'maxpool', kernel: count(o.kernel, `ops[${i}].kernel`), stride: count(o.stride, `ops[${i}].stride`) };
       case 'linear':
@@ -136,7 +155,7 @@ export function readCondensed(input: string | Uint8Array): LoadedCondensedNet {
         used.add(name);
         let nm: NMStructure | null = null;
         if (o.nm !== undefined) {
-          if (meta.version !== CONDENSED_FORMAT_VERSION_NM) fail(`ops[${i}] is N:M, which needs format version ${CONDENSED_FORMAT_VERSION_NM}, but the file says ${JSON.stringify(meta.version)}`);
+          if (meta.version === CONDENSED_FORMAT_VERSION) fail(`ops[${i}] is N:M, which needs format version ${CONDENSED_FORMAT_VERSION_NM}, but the file says ${JSON.stringify(meta.version)}`);
           const s = o.nm as Record<string, unknown> | null;
           if (typeof s !== 'object' || s === null) return fail(`ops[${i}].nm must be an object {n, m, taps}`);
           nm = { n: count(s.n, `ops[${i}].nm.n`), m: count(s.m, `ops[${i}].nm.m`), taps: count(s.taps, `ops[${i}].nm.taps`) };

@@ -46,6 +46,33 @@ export interface Kernels {
   /** Σ X². */
   sumSquares(n: number, X: Ptr): number;
 
+  /*
+   * Transformer layers. Rows are the last axis of a [..., N] tensor (a token's features, a row
+   * of attention scores).
+   */
+  /**
+   * Layer norm of M rows of N: Y = gamma ⊙ (X − μ)/√(σ² + eps) + beta per row, with the row's
+   * mean μ and biased variance σ² (as PyTorch). Writes the per-row mean and 1/√(σ² + eps) for
+   * the backward pass.
+   */
+  layerNormForward(M: number, N: number, X: Ptr, gamma: Ptr, beta: Ptr, Y: Ptr, mean: Ptr, invStd: Ptr, eps: number): void;
+  /**
+   * Layer norm gradients from the forward's mean and invStd: dX (overwritten) and
+   * dGamma = Σ_rows dY ⊙ x̂, dBeta = Σ_rows dY (overwritten), x̂ the normalised input.
+   */
+  layerNormBackward(M: number, N: number, X: Ptr, dY: Ptr, gamma: Ptr, mean: Ptr, invStd: Ptr, dX: Ptr, dGamma: Ptr, dBeta: Ptr): void;
+  /**
+   * GELU, erf form (PyTorch's default nn.GELU): Y = X·Φ(X), Φ the standard normal CDF. The
+   * WebAssembly kernels approximate erf within 1.5e-7 (Abramowitz & Stegun 7.1.26). Y may alias X.
+   */
+  geluForward(n: number, X: Ptr, Y: Ptr): void;
+  /** dX = dY ⊙ (Φ(X) + X·φ(X)) for the GELU input X, φ the standard normal density. dX may alias dY. */
+  geluBackward(n: number, X: Ptr, dY: Ptr, dX: Ptr): void;
+  /** Y[m, :] = softmax(alpha·X[m, :]) for M rows of N, the row maximum subtracted first. Y may alias X. */
+  softmaxRows(M: number, N: number, alpha: number, X: Ptr, Y: Ptr): void;
+  /** Gradient of softmaxRows from its output Y: dX = alpha·Y ⊙ (dY − ⟨dY, Y⟩) per row. dX may alias dY. */
+  softmaxRowsBackward(M: number, N: number, alpha: number, Y: Ptr, dY: Ptr, dX: Ptr): void;
+
   /**
    * Unfold one image X[C,H,W] into col[C·kh·kw, OH·OW] (zero padding), where
    * OH = (H + 2·pad - kh)/stride + 1 and likewise OW.

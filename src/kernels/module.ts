@@ -20,6 +20,12 @@ export interface KernelExports {
   add_f32(n: number, a: number, b: number, y: number): void;
   mul_f32(n: number, a: number, b: number, y: number): void;
   sum_squares_f32(n: number, x: number): number;
+  layer_norm_forward_f32(M: number, N: number, x: number, gamma: number, beta: number, y: number, mean: number, invStd: number, eps: number): void;
+  layer_norm_backward_f32(M: number, N: number, x: number, dy: number, gamma: number, mean: number, invStd: number, dx: number, dGamma: number, dBeta: number): void;
+  gelu_forward_f32(n: number, x: number, y: number): void;
+  gelu_backward_f32(n: number, x: number, dy: number, dx: number): void;
+  softmax_rows_f32(M: number, N: number, alpha: number, x: number, y: number): void;
+  softmax_rows_backward_f32(M: number, N: number, alpha: number, y: number, dy: number, dx: number): void;
   relu_forward_f32(n: number, x: number, y: number): void;
   relu_backward_f32(n: number, y: number, dy: number, dx: number): void;
   add_bias_rows_f32(M: number, N: number, y: number, bias: number): void;

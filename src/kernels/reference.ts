@@ -121,6 +121,78 @@ export class ReferenceKernels implements Kernels {
     return s;
   }
 
+  layerNormForward(M: number, N: number, X: Ptr, gamma: Ptr, beta: Ptr, Y: Ptr, mean: Ptr, invStd: Ptr, eps: number): void {
+    const h = this.f(), x = X >> 2, y = Y >> 2, g = gamma >> 2, b = beta >> 2;
+    for (let m = 0; m < M; m++) {
+      const r = x + m * N;
+      let s = 0;
+      for (let j = 0; j < N; j++) s += h[r + j];
+      const mu = s / N;
+      let v = 0;
+      for (let j = 0; j < N; j++) v += (h[r + j] - mu) ** 2;
+      const is = 1 / Math.sqrt(v / N + eps);
+      h[(mean >> 2) + m] = mu;
+      h[(invStd >> 2) + m] = is;
+      for (let j = 0; j < N; j++) h[y + m * N + j] = h[g + j] * (h[r + j] - mu) * is + h[b + j];
+    }
+  }
+
+  layerNormBackward(M: number, N: number, X: Ptr, dY: Ptr, gamma: Ptr, mean: Ptr, invStd: Ptr, dX: Ptr, dGamma: Ptr, dBeta: Ptr): void {
+    const h = this.f(), x = X >> 2, dy = dY >> 2, g = gamma >> 2, dx = dX >> 2;
+    const dg = new Float64Array(N), db = new Float64Array(N);
+    for (let m = 0; m < M; m++) {
+      const mu = h[(mean >> 2) + m], is = h[(invStd >> 2) + m];
+      let s1 = 0, s2 = 0;
+      for (let j = 0; j < N; j++) {
+        const xhat = (h[x + m * N + j] - mu) * is, d = h[dy + m * N + j];
+        s1 += d * h[g + j];
+        s2 += d * h[g + j] * xhat;
+        dg[j] += d * xhat;
+        db[j] += d;
+      }
+      for (let j = 0; j < N; j++) {
+        const xhat = (h[x + m * N + j] - mu) * is;
+        h[dx + m * N + j] = is * (h[dy + m * N + j] * h[g + j] - s1 / N - xhat * s2 / N);
+      }
+    }
+    h.set(dg, dGamma >> 2);
+    h.set(db, dBeta >> 2);
+  }
+
+  geluForward(n: number, X: Ptr, Y: Ptr): void {
+    const h = this.f(), x = X >> 2, y = Y >> 2;
+    for (let i = 0; i < n; i++) h[y + i] = h[x + i] * normalCdf(h[x + i]);
+  }
+
+  geluBackward(n: number, X: Ptr, dY: Ptr, dX: Ptr): void {
+    const h = this.f(), x = X >> 2, dy = dY >> 2, dx = dX >> 2;
+    for (let i = 0; i < n; i++) {
+      const v = h[x + i];
+      h[dx + i] = h[dy + i] * (normalCdf(v) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI));
+    }
+  }
+
+  softmaxRows(M: number, N: number, alpha: number, X: Ptr, Y: Ptr): void {
+    const h = this.f(), x = X >> 2, y = Y >> 2;
+    const e = new Float64Array(N);
+    for (let m = 0; m < M; m++) {
+      let mx = -Infinity;
+      for (let j = 0; j < N; j++) mx = Math.max(mx, alpha * h[x + m * N + j]);
+      let s = 0;
+      for (let j = 0; j < N; j++) s += e[j] = Math.exp(alpha * h[x + m * N + j] - mx);
+      for (let j = 0; j < N; j++) h[y + m * N + j] = e[j] / s;
+    }
+  }
+
+  softmaxRowsBackward(M: number, N: number, alpha: number, Y: Ptr, dY: Ptr, dX: Ptr): void {
+    const h = this.f(), y = Y >> 2, dy = dY >> 2, dx = dX >> 2;
+    for (let m = 0; m < M; m++) {
+      let dot = 0;
+      for (let j = 0; j < N; j++) dot += h[y + m * N + j] * h[dy + m * N + j];
+      for (let j = 0; j < N; j++) h[dx + m * N + j] = alpha * h[y + m * N + j] * (h[dy + m * N + j] - dot);
+    }
+  }
+
   im2col(C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void {
     const h = this.f(), x = X >> 2, o = col >> 2;
     const OH = Math.floor((H + 2 * pad - kh) / stride) + 1, OW = Math.floor((W + 2 * pad - kw) / stride) + 1;
@@ -358,4 +430,22 @@ export class ReferenceKernels implements Kernels {
       }
     }
   }
+}
+
+/**
+ * Φ(x), the standard normal CDF, to f64 precision: erf(z) = 2/√π·e^(−z²)·Σ_k 2^k z^(2k+1)/(2k+1)!!
+ * (Abramowitz & Stegun 7.1.6: all terms positive, so no cancellation), and erf = ±1 in f64 beyond |z| = 6.
+ */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  let erf = 1;
+  if (z < 6) {
+    let term = z, sum = z;
+    for (let k = 1; term > 1e-17 * sum; k++) {
+      term *= (2 * z * z) / (2 * k + 1);
+      sum += term;
+    }
+    erf = Math.min(1, (2 / Math.sqrt(Math.PI)) * Math.exp(-z * z) * sum);
+  }
+  return 0.5 * (1 + (x < 0 ? -erf : erf));
 }

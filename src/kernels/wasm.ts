@@ -21,9 +21,10 @@ const ALIGN = 16;
 /**
  * The WebAssembly kernels of one ISA level, optionally with a thread pool. GEMMs and the sparse
  * training kernels split over it; so do the memory-bound ops of a training step (transposes,
- * ReLU, bias, mask, SGD) when they are large enough and the workers are polling (each thread
- * takes the same part of every batch, so its activations stay in its cache). Reductions
- * (sums, the loss) run on the calling thread: their order must not depend on the split.
+ * ReLU, bias, mask, SGD, GELU; softmax and layer norm by rows) when they are large enough and
+ * the workers are polling (each thread takes the same part of every batch, so its activations
+ * stay in its cache). Reductions across rows (sums, the loss, layer norm's parameter
+ * gradients) run on the calling thread: their order must not depend on the split.
  */
 export class WasmKernels implements Kernels {
   readonly name: string;
@@ -113,6 +114,34 @@ export class WasmKernels implements Kernels {
   }
   sumSquares(n: number, X: Ptr): number {
     return this.k.sum_squares_f32(n, X);
+  }
+  layerNormForward(M: number, N: number, X: Ptr, gamma: Ptr, beta: Ptr, Y: Ptr, mean: Ptr, invStd: Ptr, eps: number): void {
+    const pool = M > 1 ? this.memBound(M * N) : null;
+    if (pool) pool.parts('layer_norm_forward_range_f32', 0, M, 1, [N, X, gamma, beta, Y, mean, invStd, eps]);
+    else this.k.layer_norm_forward_f32(M, N, X, gamma, beta, Y, mean, invStd, eps);
+  }
+  layerNormBackward(M: number, N: number, X: Ptr, dY: Ptr, gamma: Ptr, mean: Ptr, invStd: Ptr, dX: Ptr, dGamma: Ptr, dBeta: Ptr): void {
+    this.k.layer_norm_backward_f32(M, N, X, dY, gamma, mean, invStd, dX, dGamma, dBeta);
+  }
+  geluForward(n: number, X: Ptr, Y: Ptr): void {
+    const pool = this.memBound(n);
+    if (pool) pool.parts('gelu_forward_range_f32', 0, n, ALIGN, [X, Y]);
+    else this.k.gelu_forward_f32(n, X, Y);
+  }
+  geluBackward(n: number, X: Ptr, dY: Ptr, dX: Ptr): void {
+    const pool = this.memBound(n);
+    if (pool) pool.parts('gelu_backward_range_f32', 0, n, ALIGN, [X, dY, dX]);
+    else this.k.gelu_backward_f32(n, X, dY, dX);
+  }
+  softmaxRows(M: number, N: number, alpha: number, X: Ptr, Y: Ptr): void {
+    const pool = M > 1 ? this.memBound(M * N) : null;
+    if (pool) pool.parts('softmax_rows_range_f32', 0, M, 1, [N, alpha, X, Y]);
+    else this.k.softmax_rows_f32(M, N, alpha, X, Y);
+  }
+  softmaxRowsBackward(M: number, N: number, alpha: number, Y: Ptr, dY: Ptr, dX: Ptr): void {
+    const pool = M > 1 ? this.memBound(M * N) : null;
+    if (pool) pool.parts('softmax_rows_backward_range_f32', 0, M, 1, [N, alpha, Y, dY, dX]);
+    else this.k.softmax_rows_backward_f32(M, N, alpha, Y, dY, dX);
   }
   im2col(C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number, X: Ptr, col: Ptr): void {
     this.k.im2col_f32(C, H, W, kh, kw, stride, pad, X, col);

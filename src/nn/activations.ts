@@ -53,6 +53,41 @@ export class ReLU extends Stateless {
   }
 }
 
+/**
+ * GELU, x·Φ(x) with Φ the standard normal CDF: the erf form, PyTorch's default nn.GELU and what
+ * timm's ViT uses, so weights carry over to PyTorch unchanged. (The tanh approximation saves
+ * nothing here: the kernels' erf costs one exp, like tanh, and its φ(x) is the backward's.)
+ * Forward writes its own buffer and keeps the input for backward, so the input must stay
+ * unchanged until then (a Linear's output does). Backward works in place on dy, as ReLU's
+ * does: the consumer's input gradient holds ours.
+ */
+export class GELU extends Stateless {
+  readonly outShape: readonly number[];
+  private readonly k: Kernels;
+  private readonly size: number;
+  private readonly y: Tensor;
+  private x: Ptr = 0;
+
+  constructor(ctx: BuildContext, inShape: readonly number[]) {
+    super();
+    this.k = ctx.engine.kernels;
+    this.outShape = inShape;
+    this.size = shapeSize(inShape);
+    this.y = Tensor.zeros(ctx.engine.heap, [ctx.maxBatch, this.size]);
+  }
+
+  forward(x: Ptr, n: number): Ptr {
+    this.x = x;
+    this.k.geluForward(n * this.size, x, this.y.ptr);
+    return this.y.ptr;
+  }
+
+  backward(dy: Ptr, n: number): Ptr {
+    this.k.geluBackward(n * this.size, this.x, dy, dy);
+    return dy;
+  }
+}
+
 /** k×k max pooling with stride k (default), no padding, over [C, H, W]. */
 export class MaxPool2d extends Stateless {
   readonly outShape: readonly number[];

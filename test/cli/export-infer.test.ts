@@ -6,6 +6,7 @@ import { run, SUBSET, withTempDir } from './harness.js';
 import { createEngine } from '../../src/kernels/engine.js';
 import { buildModel } from '../../src/nn/models.js';
 import { saveModel } from '../../src/io/model.js';
+import { readCondensed } from '../../src/io/condensed-file.js';
 import { constantFanInMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
 
@@ -101,19 +102,27 @@ describe('srigl export / infer', () => {
     });
   });
 
-  test('usage errors and a resnet are reported', async () => {
+  test('a tiny SRigL resnet run: export folds its BatchNorms (version 3 file), infer reproduces eval', async () => {
+    await withTempDir('srigl-export-resnet-', async (dir) => {
+      const t = await run('train', '--model', 'resnet', '--data', SUBSET, '--limit-train', '64', '--limit-test', '50', '--epochs', '1', '--batch-size', '32',
+        '--method', 'srigl', '--sparsity', '0.9', '--delta-t', '1', '--no-condense', '--out', dir, '--quiet', '--seed', '3', '--threads', '1');
+      assert.equal(t.code, 0, t.err);
+      const model = join(dir, 'model.safetensors');
+      await exportInferMatchesEval(model, dir, false);
+      const ex = JSON.parse((await run('export', model, '--out', join(dir, 'again.condensed.safetensors'), '--json')).out);
+      assert.equal(ex.arch, 'resnet');
+      const layers = ex.layers as { name: string; kind: string; batchNorm: string | null }[];
+      assert.equal(layers.length, 22);
+      assert.deepEqual(layers.filter((l) => l.kind === 'conv2d' && l.batchNorm === null), []);
+      assert.equal(layers.find((l) => l.name === 'layer2.0.downsample.0')?.batchNorm, 'layer2.0.downsample.1');
+      assert.equal(readCondensed(join(dir, 'again.condensed.safetensors')).metadata.version, '3');
+    });
+  });
+
+  test('usage errors are reported', async () => {
     assert.match((await run('export')).err, /expected one MODEL file, got none/);
     assert.equal((await run('infer')).code, 2);
     assert.equal((await run('export', '--help')).code, 0);
     assert.equal((await run('infer', '--help')).code, 0);
-    await withTempDir('srigl-export-', async (dir) => {
-      const engine = await createEngine({ threads: 1 });
-      const m = buildModel(engine, { arch: 'resnet', inputShape: [1, 28, 28], classes: 10 }, { maxBatch: 1 });
-      saveModel(join(dir, 'r.safetensors'), m, { dataset: 'fashion-mnist' });
-      await engine.close();
-      const r = await run('export', join(dir, 'r.safetensors'));
-      assert.equal(r.code, 1);
-      assert.match(r.err, /resnet models are not supported .*BatchNorm/);
-    });
   });
 });

@@ -146,7 +146,6 @@ describe('srigl train --method', () => {
       [['--method', 'rigl', '--ablation'], /--ablation and --gamma-sal apply to --method srigl only/],
       [['--method', 'dense', '--sparsity', '0.5'], /--sparsity needs a sparse --method/],
       [['--method', 'dense', '--condense'], /--condense needs a sparse --method/],
-      [['--model', 'resnet', '--condense'], /--condense supports --model mlp and cnn, not resnet/],
       [['--method', 'srigl', '--sparsity-override', 'fc1'], /--sparsity-override expects comma-separated name=value pairs/],
       [['--method', 'srigl', '--sparsity-override', 'fc1=1'], /--sparsity-override expects values < 1/],
       [['--method', 'srigl', '--sparsity-override', 'fc9=0.5', '--data', SUBSET, '--limit-train', '64', '--threads', '1'], /override for unknown layer 'fc9'/],

@@ -105,6 +105,12 @@ function batchConvCases(rng: Rng, op: 'im2colBatch' | 'col2imBatch'): Case[] {
   });
 }
 
+/**
+ * Row shapes [M, N] of the row-wise ops (layer norm, softmax): rows around the 4-lane steps,
+ * attention's T = 65, and the last two large enough (≥ PARALLEL_MIN_ELEMENTS) to split.
+ */
+const ROW_SHAPES: readonly [number, number][] = [[1, 1], [1, 4], [3, 5], [2, 8], [7, 17], [5, 65], [130, 64], [260, 65]];
+
 /** Case builders, one per op; the Record type makes a missing op a compile error. */
 /**
  * Sparse row lists [rows, cols, n, fan-in]: fan-in k > 0 gives a constant fan-in with every
@@ -192,6 +198,57 @@ export const CASES: Record<KernelOp, (rng: Rng) => Case[]> = {
     return [makeCase(`n=${n}`, { d: normal(rng, n + 1) }, ['d'], (k, p) => k.fill(n, p.d, v))];
   }),
   sumSquares: (rng) => unaryLengths(rng, (n) => [makeCase(`n=${n}`, { X: normal(rng, n) }, [], (k, p) => k.sumSquares(n, p.X))]),
+  layerNormForward: (rng) => ROW_SHAPES.map(([M, N]) => makeCase(
+    `M=${M} N=${N}`,
+    { X: normal(rng, M * N, 2, 3), g: normal(rng, N), b: normal(rng, N), Y: normal(rng, M * N), mean: normal(rng, M), is: normal(rng, M) },
+    ['Y', 'mean', 'is'], (k, p) => k.layerNormForward(M, N, p.X, p.g, p.b, p.Y, p.mean, p.is, 1e-5))),
+  // Not N = 1: there dX is exactly 0 in exact arithmetic and both sides return rounding noise.
+  layerNormBackward: (rng) => ROW_SHAPES.filter(([, N]) => N > 1).map(([M, N]) => {
+    const X = normal(rng, M * N, 2, 3);
+    // Consistent statistics, as the forward pass would have produced them.
+    const mean = new Float32Array(M), is = new Float32Array(M);
+    for (let m = 0; m < M; m++) {
+      const row = X.subarray(m * N, (m + 1) * N);
+      const mu = row.reduce((a, v) => a + v, 0) / N;
+      mean[m] = mu;
+      is[m] = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mu) ** 2, 0) / N + 1e-5);
+    }
+    return makeCase(`M=${M} N=${N}`,
+      { X, dY: normal(rng, M * N), g: normal(rng, N), mean, is, dX: normal(rng, M * N), dG: normal(rng, N), dB: normal(rng, N) },
+      ['dX', 'dG', 'dB'], (k, p) => k.layerNormBackward(M, N, p.X, p.dY, p.g, p.mean, p.is, p.dX, p.dG, p.dB));
+  }),
+  // Inputs spread over ±12 reach both tails of Φ (and exp's clamp) as well as the middle.
+  geluForward: (rng) => unaryLengths(rng, (n) => [
+    makeCase(`n=${n}`, { X: normal(rng, n, 3), Y: normal(rng, n) }, ['Y'], (k, p) => k.geluForward(n, p.X, p.Y)),
+    makeCase(`n=${n} in place`, { X: normal(rng, n, 3), Y: new Float32Array(n) }, ['X'], (k, p) => k.geluForward(n, p.X, p.Y), { Y: 'X' }),
+  ]).concat(makeCase('x in ±12, ±0', { X: Float32Array.from({ length: 99 }, (_, i) => (i - 49) / 4), Y: new Float32Array(99) }, ['Y'],
+    (k, p) => k.geluForward(99, p.X, p.Y))),
+  geluBackward: (rng) => unaryLengths(rng, (n) => [
+    makeCase(`n=${n}`, { X: normal(rng, n, 3), dY: normal(rng, n), dX: normal(rng, n) }, ['dX'], (k, p) => k.geluBackward(n, p.X, p.dY, p.dX)),
+    makeCase(`n=${n} dX aliases dY`, { X: normal(rng, n, 3), dY: normal(rng, n), dX: new Float32Array(n) }, ['dY'],
+      (k, p) => k.geluBackward(n, p.X, p.dY, p.dX), { dX: 'dY' }),
+  ]),
+  // Scores up to ±30 after scaling (a row whose maximum dominates), negative alpha, in place.
+  softmaxRows: (rng) => ROW_SHAPES.flatMap(([M, N]) => [0.125, 1, -2].flatMap((alpha) => [
+    makeCase(`M=${M} N=${N} alpha=${alpha}`, { X: normal(rng, M * N, 15), Y: normal(rng, M * N) }, ['Y'], (k, p) => k.softmaxRows(M, N, alpha, p.X, p.Y)),
+    makeCase(`M=${M} N=${N} alpha=${alpha} in place`, { X: normal(rng, M * N, 3), Y: new Float32Array(M * N) }, ['X'],
+      (k, p) => k.softmaxRows(M, N, alpha, p.X, p.Y), { Y: 'X' }),
+  ])),
+  softmaxRowsBackward: (rng) => ROW_SHAPES.flatMap(([M, N]) => [0.125, -2].flatMap((alpha) => {
+    // A softmax output: positive rows summing to 1.
+    const Y = Float32Array.from({ length: M * N }, () => Math.exp(2 * rng.normal()));
+    for (let m = 0; m < M; m++) {
+      const row = Y.subarray(m * N, (m + 1) * N);
+      const s = row.reduce((a, v) => a + v, 0);
+      row.forEach((v, j) => (row[j] = v / s));
+    }
+    return [
+      makeCase(`M=${M} N=${N} alpha=${alpha}`, { Y, dY: normal(rng, M * N), dX: normal(rng, M * N) }, ['dX'],
+        (k, p) => k.softmaxRowsBackward(M, N, alpha, p.Y, p.dY, p.dX)),
+      makeCase(`M=${M} N=${N} alpha=${alpha} dX aliases dY`, { Y, dY: normal(rng, M * N), dX: new Float32Array(M * N) }, ['dY'],
+        (k, p) => k.softmaxRowsBackward(M, N, alpha, p.Y, p.dY, p.dX), { dX: 'dY' }),
+    ];
+  })),
   im2col: (rng) => CONV_SHAPES.map(([C, H, W, kh, kw, s, pad]) => {
     const OH = Math.floor((H + 2 * pad - kh) / s) + 1, OW = Math.floor((W + 2 * pad - kw) / s) + 1;
     return makeCase(`C=${C} H=${H} W=${W} k=${kh}x${kw} stride=${s} pad=${pad}`,

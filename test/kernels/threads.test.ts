@@ -158,3 +158,50 @@ test('split transposes, elementwise ops and sparse training kernels are bitwise 
     }
   }
 });
+
+// The transformer kernels split by elements (GELU) or whole rows (softmax, layer norm forward).
+test('split GELU, softmax and layer-norm kernels are bitwise identical with 1 and 2 threads', { skip: !features.threads ? 'no threads' : false }, async () => {
+  for (const isa of ['simd128', 'relaxed', 'scalar'] as const) {
+    if (!isaSupported(isa, features)) continue;
+    const one = await createEngine({ backend: isa, threads: 1 });
+    const two = await createEngine({ backend: isa, threads: 2 });
+    const pool = two.rows as unknown as { stats: { jobs: number } };
+    try {
+      const rng = new Rng(SEED + 3);
+      // Attention's score rows (T = 65, not a multiple of 4) and a token's features; sizes past PARALLEL_MIN_ELEMENTS.
+      for (const [M, N] of [[390, 65], [300, 64], [129, 97]]) {
+        const x = Float32Array.from({ length: M * N }, () => 3 * rng.normal());
+        const dy = Float32Array.from({ length: M * N }, () => rng.normal());
+        const g = Float32Array.from({ length: N }, () => rng.normal());
+        const out = [one, two].map((e) => {
+          const h = e.heap, mark = h.mark(), K = e.kernels;
+          const put = (a: Float32Array): number => {
+            const p = h.allocF32(a.length);
+            h.f32(p, a.length).set(a);
+            return p;
+          };
+          const X = put(x), dY = put(dy), G = put(g), B = put(g.map((v) => -v));
+          const [Y, dX, P, dP, L, dL] = Array.from({ length: 6 }, () => h.allocF32(M * N));
+          const mean = h.allocF32(M), is = h.allocF32(M), dG = h.allocF32(N), dB = h.allocF32(N);
+          K.geluForward(M * N, X, Y);
+          K.geluBackward(M * N, X, dY, dX);
+          K.softmaxRows(M, N, 0.125, X, P);
+          K.softmaxRowsBackward(M, N, 0.125, P, dY, dP);
+          K.layerNormForward(M, N, X, G, B, L, mean, is, 1e-5);
+          K.layerNormBackward(M, N, X, dY, G, mean, is, dL, dG, dB);
+          const r = [Y, dX, P, dP, L, mean, is, dL, dG, dB].map((p, i) => h.f32(p, [M * N, M * N, M * N, M * N, M * N, M, M, M * N, N, N][i]).slice());
+          h.release(mark);
+          return r;
+        });
+        ['gelu', 'gelu dX', 'softmax', 'softmax dX', 'layer norm', 'mean', 'invStd', 'layer norm dX', 'dGamma', 'dBeta'].forEach((name, i) => {
+          const diff = out[0][i].findIndex((v, j) => !Object.is(v, out[1][i][j]));
+          assert.equal(diff, -1, `${isa} M=${M} N=${N}: ${name}[${diff}] differs between 1 and 2 threads`);
+        });
+      }
+      assert.ok(pool.stats.jobs > 0, `${isa}: nothing was split over the two threads`);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  }
+});

@@ -21,15 +21,15 @@ export function denseLogits(model: Model, x: Float32Array, n: number): Float32Ar
   return out;
 }
 
-/** |a − b| ≤ 1e-5 · max(1, max |b|) per example. */
-export function assertClose(got: Float32Array, want: Float32Array, n: number, what: string): void {
+/** |a − b| ≤ tol · max(1, max |b|) per example (default tol 1e-5). */
+export function assertClose(got: Float32Array, want: Float32Array, n: number, what: string, tol = 1e-5): void {
   assert.equal(got.length, want.length);
   for (let b = 0; b < n; b++) {
     let scale = 1;
     for (let c = 0; c < 10; c++) scale = Math.max(scale, Math.abs(want[b * 10 + c]));
     for (let c = 0; c < 10; c++) {
       const d = Math.abs(got[b * 10 + c] - want[b * 10 + c]);
-      assert.ok(d <= 1e-5 * scale, `${what}: example ${b} class ${c}: ${got[b * 10 + c]} vs ${want[b * 10 + c]} (scale ${scale})`);
+      assert.ok(d <= tol * scale, `${what}: example ${b} class ${c}: ${got[b * 10 + c]} vs ${want[b * 10 + c]} (scale ${scale})`);
     }
   }
 }

@@ -16,8 +16,10 @@ const SPECS: OptionSpec[] = [
 
 export const EXPORT_HELP = formatHelp(
   'srigl export MODEL [options]',
-  'Converts a trained (masked) mlp or cnn model file to the condensed format: only active neurons,\n' +
-    'constant fan-in values + indices per layer, the inputs of ablated neurons dropped end to end.\n' +
+  'Converts a trained (masked) mlp, cnn or resnet model file to the condensed format: only active\n' +
+    'neurons, constant fan-in values + indices per layer, the inputs of ablated neurons dropped end to\n' +
+    'end. A resnet\'s BatchNorms are folded into its convs (running statistics); its residual stream\n' +
+    'keeps every channel, and an ablated channel inside a block goes when its folded bias is ≤ 0.\n' +
     'Layers trained N:M (recorded in the file) store offsets within groups instead of indices,\n' +
     'except where upstream ablation dropped some of their inputs.',
   SPECS,

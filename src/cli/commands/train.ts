@@ -39,7 +39,7 @@ const SPECS: OptionSpec[] = [
   { name: 'label-smoothing', kind: 'number', arg: 'X', min: 0, help: 'Label smoothing ε in [0, 1). Default 0.' },
   { name: 'clip-norm', kind: 'number', arg: 'X', min: 0, help: 'Clip gradients to this global L2 norm; 0 disables. Default 0.' },
   { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default srigl.' },
-  { name: 'condense', kind: 'bool', help: 'After a sparse mlp or cnn run, write model.condensed.safetensors beside the model and compare the two: stored weights, file size, test accuracy, and latency at batch 1 and 256 (one thread, interleaved, medians). Default on for sparse methods.' },
+  { name: 'condense', kind: 'bool', help: 'After a sparse run, write model.condensed.safetensors beside the model and compare the two: stored weights, file size, test accuracy, and latency at batch 1 and 256 (one thread, interleaved, medians). Default on for sparse methods.' },
   { name: 'sparsity', kind: 'number', arg: 'X', min: 0, help: 'Global sparsity of the Linear/Conv2d weights, in [0, 1). Default 0.9 (sparse methods).' },
   { name: 'distribution', kind: 'enum', values: ['erk', 'uniform'], help: 'How the sparsity is shared among layers (exact global density). Default erk.' },
   { name: 'dense-first', kind: 'bool', help: 'Keep the first layer dense. Default: on when it is a convolution (cnn, resnet, as the paper\'s ResNets), off for the mlp (its first layer holds 88% of the weights).' },
@@ -74,8 +74,8 @@ export const TRAIN_HELP = formatHelp(
   SPECS,
 );
 
-/** Architectures the condensed format supports (ResNets need BatchNorm folding first). */
-const CONDENSABLE: readonly Arch[] = ['mlp', 'cnn'];
+/** Architectures the condensed format supports (a ResNet's BatchNorms are folded into its convs). */
+const CONDENSABLE: readonly Arch[] = ['mlp', 'cnn', 'resnet'];
 
 function timestamp(d = new Date()): string {
   const p = (v: number): string => String(v).padStart(2, '0');
@@ -129,7 +129,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   checkSparseOptions(o, sparseOptions);
   Object.assign(sparseOptions, structureOptions(o, sparseOptions));
   if (o.get('condense') === true && method === 'dense') throw new UsageError('srigl train: --condense needs a sparse --method (static, set, rigl or srigl)');
-  if (o.get('condense') === true && !CONDENSABLE.includes(arch)) throw new UsageError(`srigl train: --condense supports --model ${CONDENSABLE.join(' and ')}, not ${arch}`);
+  if (o.get('condense') === true && !CONDENSABLE.includes(arch)) throw new UsageError(`srigl train: --condense supports --model ${CONDENSABLE.join(', ')}, not ${arch}`);
   const condense = get('condense', method !== 'dense' && CONDENSABLE.includes(arch));
   const cwd = resumed?.cwd ?? io.cwd ?? process.cwd();
   const outDir = resumed?.outDir ?? resolve(cwd, get('out', join('runs', `${arch}-${timestamp()}`)));
@@ -238,7 +238,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
         io.stderr.write(`srigl train: warning: the condensed model predicts differently from the trained one on ${condensed.accuracy.differingPredictions} test example(s); please report this\n`);
       }
     } else if (method !== 'dense' && !CONDENSABLE.includes(arch)) {
-      log(`not condensed: condensed export supports ${CONDENSABLE.join(' and ')} models, not ${arch}`);
+      log(`not condensed: condensed export supports ${CONDENSABLE.join(', ')} models, not ${arch}`);
     }
     const summary = {
       command: 'train', model: modelPath, metrics: metricsPath, outDir, spec, params: model.numParams,

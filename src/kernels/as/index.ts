@@ -4,6 +4,7 @@ export * from './gemm';
 export * from './ops';
 export * from './conv';
 export * from './norm';
+export * from './transformer';
 export * from './condensed';
 export * from './condensed-nm';
 export * from './csr';

@@ -4,11 +4,12 @@
 // keeps in its own cache from one layer to the next, so the forward pass and the input gradient
 // split by lanes rather than by rows (which would make every thread read every lane, pulling the
 // other core's lanes across). Every element is computed by the same code in the same order as by
-// the whole-call kernels in sparse-train.ts, ops.ts and condensed.ts, given that a part starts at a
-// multiple of 16 elements (lanes) and ends at one or at the end: results are bit-identical for any
-// split.
+// the whole-call kernels in sparse-train.ts, ops.ts, transformer.ts and condensed.ts, given that
+// a part starts at a multiple of 16 elements (lanes) and ends at one or at the end: results are
+// bit-identical for any split.
 import { forwardRowLanes, inputGradColLanes, LANE_BLOCK } from './sparse-train';
 import { add_bias_rows_f32, mul_f32, relu_backward_f32, relu_forward_f32, sgd_step_f32 } from './ops';
+import { gelu_backward_f32, gelu_forward_f32, layer_norm_forward_f32, softmax_rows_backward_f32, softmax_rows_f32 } from './transformer';
 
 @inline function f32At(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 
@@ -95,4 +96,29 @@ export function sgd_step_range_f32(i0: i32, i1: i32, w: usize, g: usize, m: usiz
 
 export function add_bias_rows_range_f32(r0: i32, r1: i32, N: i32, y: usize, bias: usize): void {
   add_bias_rows_f32(r1 - r0, N, y + <usize>r0 * (<usize>N << 2), bias);
+}
+
+export function gelu_forward_range_f32(i0: i32, i1: i32, x: usize, y: usize): void {
+  gelu_forward_f32(i1 - i0, f32At(x, i0), f32At(y, i0));
+}
+
+export function gelu_backward_range_f32(i0: i32, i1: i32, x: usize, dy: usize, dx: usize): void {
+  gelu_backward_f32(i1 - i0, f32At(x, i0), f32At(dy, i0), f32At(dx, i0));
+}
+
+// Row kernels over rows [r0, r1): each row is computed whole by one thread, as in the whole call.
+
+export function softmax_rows_range_f32(r0: i32, r1: i32, N: i32, alpha: f32, x: usize, y: usize): void {
+  const off = <usize>r0 * (<usize>N << 2);
+  softmax_rows_f32(r1 - r0, N, alpha, x + off, y + off);
+}
+
+export function softmax_rows_backward_range_f32(r0: i32, r1: i32, N: i32, alpha: f32, y: usize, dy: usize, dx: usize): void {
+  const off = <usize>r0 * (<usize>N << 2);
+  softmax_rows_backward_f32(r1 - r0, N, alpha, y + off, dy + off, dx + off);
+}
+
+export function layer_norm_forward_range_f32(r0: i32, r1: i32, N: i32, x: usize, gamma: usize, beta: usize, y: usize, mean: usize, invStd: usize, eps: f32): void {
+  const off = <usize>r0 * (<usize>N << 2);
+  layer_norm_forward_f32(r1 - r0, N, x + off, gamma, beta, y + off, f32At(mean, r0), f32At(invStd, r0), eps);
 }

@@ -13,15 +13,30 @@
  * bias). The result holds for any masks, not just SRigL's: unstructured masks (RigL, SET) are
  * padded to their longest row.
  *
+ * ResNets. Each BatchNorm2d is folded into the convolution before it, with the running
+ * statistics of eval mode: per output channel s = γ/√(σ²+ε), W' = s·W and b' = β + s·(b − μ).
+ * An ablated filter then outputs the constant b', not 0. Dropping such a channel from the next
+ * layer's inputs would need that constant folded into the next layer's bias, which is exact
+ * only where the next layer sees it at every tap: a 3×3 convolution with zero padding sees it at
+ * fewer taps along the borders, so no bias can stand in for it. Hence, exactly:
+ * - inside a BasicBlock, a conv1 channel whose filter is ablated is dropped when b' ≤ 0 (the ReLU
+ *   after it makes it 0 everywhere, and conv2 reads nothing else of it); when b' > 0 it is kept
+ *   as a bias-only row, which outputs b' and meets the same zero padding as in the model;
+ * - the residual stream (the stem's output, each block's conv2 and downsample outputs, the block
+ *   outputs) keeps every channel: an ablated channel there adds its b' to the shortcut, so it is
+ *   not constant after the sum, and identity shortcuts need both operands in the same layout. Its
+ *   ablated rows are kept as bias-only rows.
+ * A block runs as `save` (its input), [the downsample conv, `swap`], conv1, relu, conv2, `add`
+ * (the saved shortcut), relu; the head as `avgpool` (global average pooling) and the Linear.
+ *
  * N:M layers (condenseModel's `nm` option): a layer trained N:M whose
  * inputs are all still there (nothing dropped upstream, so every group is intact) is stored in
  * the N:M format (offsets within groups, layer.ts) and runs the N:M kernels. When upstream
  * ablation dropped some of its inputs, its groups no longer line up with the condensed columns,
  * and it falls back to the general format (u16 indices, possibly padded): exact either way.
  *
- * Supported: the `mlp` and `cnn` architectures (Linear, Conv2d, ReLU, MaxPool2d, Flatten,
- * Dropout). `resnet` is rejected: BatchNorm adds β − γ·μ/√(σ²+ε) to an ablated channel, which
- * is then not zero and feeds the residual sum, so its neurons cannot be dropped.
+ * Supported: every architecture srigl trains: `mlp`, `cnn` and `resnet` (Linear, Conv2d,
+ * BatchNorm2d after a Conv2d, ReLU, MaxPool2d, Flatten, Dropout, BasicBlock, GlobalAvgPool).
  */
 import type { Ptr } from '../../kernels/api.js';
 import type { Engine } from '../../kernels/engine.js';
@@ -29,10 +44,12 @@ import {
   convOutputSize, convScratchBytes, instantiateSparseKernels, referenceSparseKernels, spmmScratchBytes,
   type CondensedView, type ConvGeometry, type SparseKernels,
 } from '../../kernels/condensed.js';
-import { Dropout, Flatten, MaxPool2d, ReLU } from '../../nn/activations.js';
+import { Dropout, Flatten, GlobalAvgPool, MaxPool2d, ReLU } from '../../nn/activations.js';
+import { BatchNorm2d } from '../../nn/batchnorm.js';
 import { Conv2d } from '../../nn/conv2d.js';
 import { Linear } from '../../nn/linear.js';
 import { parseModelSpec, type Model, type ModelSpec } from '../../nn/models.js';
+import { BasicBlock } from '../../nn/residual.js';
 import type { NMStructure } from '../nm.js';
 import {
   condensedBytes, indexArrayFor, isNMLayer, nmToIndices, toNMLayer, validateAnyCondensed, validateCondensed,
@@ -40,13 +57,25 @@ import {
 } from './layer.js';
 import { uploadCondensed, uploadCondensedNM } from './upload.js';
 
-/** One step of a condensed network. Conv geometry counts the condensed input channels. */
+/**
+ * One step of a condensed network. Conv geometry counts the condensed input channels. Residual
+ * connections use a stack of saved feature maps: `save` pushes the current activation, `swap`
+ * exchanges the current activation with the last saved one, `add` pops the last saved one and
+ * adds it to the current one (same shape). `avgpool` is global average pooling, [C, H, W] → [C].
+ */
 export type CondensedOp =
   | { kind: 'linear'; name: string; layer: AnyCondensedLayer }
   | { kind: 'conv2d'; name: string; layer: AnyCondensedLayer; geometry: ConvGeometry }
   | { kind: 'relu' }
   | { kind: 'maxpool'; kernel: number; stride: number }
-  | { kind: 'flatten' };
+  | { kind: 'flatten' }
+  | { kind: 'save' }
+  | { kind: 'swap' }
+  | { kind: 'add' }
+  | { kind: 'avgpool' };
+
+/** The op kinds that only ResNets use (a file holding one is format version 3). */
+export const RESIDUAL_OP_KINDS: readonly CondensedOp['kind'][] = ['save', 'swap', 'add', 'avgpool'];
 
 /** A condensed network as plain data (what a condensed file holds). */
 export interface CondensedNet {
@@ -75,6 +104,8 @@ export interface CondensedLayerReport {
   /** The layer's N:M structure as trained (null: none), and the format it was stored in. */
   nm: NMStructure | null;
   format: 'indices' | 'nm';
+  /** The BatchNorm2d folded into this conv (null: none). */
+  batchNorm: string | null;
 }
 
 /** Options for `condenseModel`. */
@@ -115,12 +146,21 @@ function describe(s: Shape): string {
 }
 
 /**
+ * Which rows of a layer the condensed layer keeps. 'weighted': rows with a weight left or a
+ * nonzero bias (a row without either outputs 0). 'relu': rows with a weight left or a positive
+ * bias, for a layer whose output only reaches other layers through a ReLU (a bias-only row with
+ * b ≤ 0 is then 0 everywhere). 'all': every row, for layers whose outputs must keep their layout
+ * (the residual stream).
+ */
+type RowRule = 'weighted' | 'relu' | 'all';
+
+/**
  * Packs one layer's active weights with remapped input columns: `colMap[c]` is the condensed
  * column of original column c, or −1 when that input was dropped (it is always 0).
  */
 function condenseRows(
   out: number, fanIn: number, weight: Float32Array, mask: Float32Array | Uint8Array | null, bias: Float32Array | null,
-  colMap: Int32Array, inFeatures: number,
+  colMap: Int32Array, inFeatures: number, rule: RowRule = 'weighted',
 ): { layer: CondensedLayer; droppedWeights: number; paddedWeights: number } {
   const counts = new Int32Array(out);
   let droppedWeights = 0;
@@ -133,7 +173,8 @@ function condenseRows(
     }
     counts[r] = c;
   }
-  const keep = (r: number) => counts[r] > 0 || (bias !== null && bias[r] !== 0);
+  const b = (r: number) => (bias === null ? 0 : bias[r]);
+  const keep = (r: number) => rule === 'all' || counts[r] > 0 || (rule === 'relu' ? b(r) > 0 : b(r) !== 0);
   let nActive = 0;
   let k = 0;
   for (let r = 0; r < out; r++) {
@@ -194,9 +235,44 @@ function condenseRows(
 }
 
 /**
+ * A conv's weight and bias with the BatchNorm2d after it folded in, in eval mode (running
+ * statistics): per output channel s = γ/√(σ²+ε), W' = s·W, b' = β + s·(b − μ), computed in
+ * double precision. Without a BatchNorm, the conv's own. The weight is dense [out, fanIn];
+ * masked-out entries are never read.
+ */
+function foldedParams(conv: Conv2d, bn: BatchNorm2d | null): { weight: Float32Array; bias: Float32Array | null } {
+  const s = conv.sparsifiable()[0];
+  const w = s.weight.denseValues();
+  const b = s.bias?.denseValues() ?? null;
+  if (bn === null) return { weight: w, bias: b };
+  const gamma = bn.gamma.denseValues(), beta = bn.beta.denseValues();
+  const mean = bn.runningMean.data, variance = bn.runningVar.data;
+  // ε is private to BatchNorm2d (set at construction, PyTorch's 1e-5 by default); element access
+  // reads it typed, so a rename there fails to compile here.
+  const eps = bn['eps'];
+  const weight = new Float32Array(s.out * s.fanIn);
+  const bias = new Float32Array(s.out);
+  for (let r = 0; r < s.out; r++) {
+    const scale = gamma[r] / Math.sqrt(variance[r] + eps);
+    for (let i = r * s.fanIn; i < (r + 1) * s.fanIn; i++) weight[i] = w[i] * scale;
+    bias[r] = beta[r] + ((b === null ? 0 : b[r]) - mean[r]) * scale;
+  }
+  return { weight, bias };
+}
+
+/**
+ * A BasicBlock's layers. The block keeps them private (its public face is the training API);
+ * element access reads them typed, so a rename there fails to compile here.
+ */
+function blockLayers(block: BasicBlock) {
+  return { conv1: block['conv1'], bn1: block['bn1'], conv2: block['conv2'], bn2: block['bn2'], downConv: block['downConv'], downBn: block['downBn'] };
+}
+
+/**
  * Converts a (masked) model to a condensed network that computes exactly its eval-mode forward
- * (up to float summation order), dropping ablated neurons end to end. Reads the model's current
- * weights, masks and biases; does not modify them.
+ * (up to float summation order), dropping ablated neurons end to end; BatchNorm2d layers are
+ * folded into the convolutions before them (see the module comment for ResNets). Reads the
+ * model's current weights, masks, biases and BatchNorm statistics; does not modify them.
  */
 export function condenseModel(model: Model, opts: CondenseOptions = {}): { net: CondensedNet; report: CondensedLayerReport[] } {
   const spec = model.spec;
@@ -214,7 +290,7 @@ export function condenseModel(model: Model, opts: CondenseOptions = {}): { net: 
   const [C0, H0, W0] = spec.inputShape;
   let shape: Shape = { kind: 'chw', C: C0, H: H0, W: W0 };
   // Original index → condensed index (−1 dropped): per channel for 'chw', per feature for 'flat'.
-  let map = Int32Array.from({ length: C0 }, (_, i) => i);
+  let map: Int32Array = Int32Array.from({ length: C0 }, (_, i) => i);
   const ops: CondensedOp[] = [];
   const report: CondensedLayerReport[] = [];
   const flatten = (s: Shape): Shape => {
@@ -225,38 +301,67 @@ export function condenseModel(model: Model, opts: CondenseOptions = {}): { net: 
     map = next;
     return { kind: 'flat', F: s.C * plane };
   };
-  const kept = () => map.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0);
+  const kept = (m: Int32Array) => m.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0);
+  const mapOf = (out: number, layer: CondensedLayer): Int32Array => {
+    const m = new Int32Array(out).fill(-1);
+    layer.activeMap.forEach((orig, a) => (m[orig] = a));
+    return m;
+  };
+  /** Condenses `layer` (with `bn` folded in) reading channels `inMap` of `inShape`; pushes its op and report. */
+  const conv = (layer: Conv2d, bn: BatchNorm2d | null, rule: RowRule, inMap: Int32Array, inShape: Shape): { map: Int32Array; shape: Shape } => {
+    if (inShape.kind !== 'chw') throw new Error(`condenseModel: ${layer.name} gets a flat input`);
+    const g = layer.geometry;
+    const s = layer.sparsifiable()[0];
+    const taps = g.kh * g.kw;
+    const cKept = kept(inMap);
+    const colMap = new Int32Array(g.C * taps);
+    for (let c = 0; c < g.C; c++) for (let t = 0; t < taps; t++) colMap[c * taps + t] = inMap[c] < 0 ? -1 : inMap[c] * taps + t;
+    const { weight, bias } = foldedParams(layer, bn);
+    const r = condenseRows(s.out, s.fanIn, weight, s.weight.denseMask(), bias, colMap, cKept * taps, rule);
+    if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
+    const geometry: ConvGeometry = { C: cKept, H: g.H, W: g.W, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
+    const f = format(layer.name, r.layer, colMap);
+    ops.push({ kind: 'conv2d', name: layer.name, layer: f.layer, geometry });
+    report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r, f, bn));
+    const { OH, OW } = convOutputSize(geometry);
+    return { map: mapOf(s.out, r.layer), shape: { kind: 'chw', C: s.out, H: OH, W: OW } };
+  };
+  // In a residual network the convs outside the blocks produce the residual stream, which keeps
+  // every channel (module comment).
+  const residual = model.net.layers.some((l) => l instanceof BasicBlock);
 
-  for (const layer of model.net.layers) {
+  const layers = model.net.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i];
     if (layer instanceof Conv2d) {
+      const next = layers[i + 1];
+      const bn = next instanceof BatchNorm2d ? next : null;
+      if (bn !== null) i++;
+      ({ map, shape } = conv(layer, bn, residual ? 'all' : 'weighted', map, shape));
+    } else if (layer instanceof BasicBlock) {
       if (shape.kind !== 'chw') throw new Error(`condenseModel: ${layer.name} gets a flat input`);
-      const g = layer.geometry;
-      const s = layer.sparsifiable()[0];
-      const taps = g.kh * g.kw;
-      const cKept = kept();
-      const colMap = new Int32Array(g.C * taps);
-      for (let c = 0; c < g.C; c++) for (let t = 0; t < taps; t++) colMap[c * taps + t] = map[c] < 0 ? -1 : map[c] * taps + t;
-      const inFeatures = cKept * taps;
-      const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, colMap, inFeatures);
-      if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
-      const geometry: ConvGeometry = { C: cKept, H: g.H, W: g.W, kh: g.kh, kw: g.kw, stride: g.stride, pad: g.pad };
-      const f = format(layer.name, r.layer, colMap);
-      ops.push({ kind: 'conv2d', name: layer.name, layer: f.layer, geometry });
-      report.push(reportOf(layer.name, 'conv2d', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r, f));
-      const { OH, OW } = convOutputSize(geometry);
-      map = new Int32Array(s.out).fill(-1);
-      r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
-      shape = { kind: 'chw', C: s.out, H: OH, W: OW };
+      if (!map.every((c, j) => c === j)) throw new Error(`condenseModel: ${layer.name}: the residual stream lost a channel (it keeps every channel)`);
+      const b = blockLayers(layer);
+      const input = { map, shape };
+      ops.push({ kind: 'save' });
+      if (b.downConv !== null) {
+        // The projection runs first, on the block's input, and waits on the stack for the sum.
+        conv(b.downConv, b.downBn, 'all', input.map, input.shape);
+        ops.push({ kind: 'swap' });
+      }
+      const h = conv(b.conv1, b.bn1, 'relu', input.map, input.shape);
+      ops.push({ kind: 'relu' });
+      ({ map, shape } = conv(b.conv2, b.bn2, 'all', h.map, h.shape));
+      ops.push({ kind: 'add' }, { kind: 'relu' });
     } else if (layer instanceof Linear) {
       shape = flatten(shape);
       const s = layer.sparsifiable()[0];
-      const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, map, kept());
+      const r = condenseRows(s.out, s.fanIn, s.weight.denseValues(), s.weight.denseMask(), s.bias?.denseValues() ?? null, map, kept(map));
       if (r.layer.nActive === 0) throw new Error(`condenseModel: every neuron of ${layer.name} is ablated; the network's output does not depend on its input`);
       const f = format(layer.name, r.layer, map);
       ops.push({ kind: 'linear', name: layer.name, layer: f.layer });
-      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r, f));
-      map = new Int32Array(s.out).fill(-1);
-      r.layer.activeMap.forEach((orig, a) => (map[orig] = a));
+      report.push(reportOf(layer.name, 'linear', s.out, s.fanIn, s.weight.mask !== null || s.weight.compact !== null, r, f, null));
+      map = mapOf(s.out, r.layer);
       shape = { kind: 'flat', F: s.out };
     } else if (layer instanceof ReLU) {
       ops.push({ kind: 'relu' });
@@ -265,16 +370,19 @@ export function condenseModel(model: Model, opts: CondenseOptions = {}): { net: 
       const { kernel, stride } = layer.pooling;
       ops.push({ kind: 'maxpool', kernel, stride });
       shape = { kind: 'chw', C: shape.C, H: Math.floor((shape.H - kernel) / stride) + 1, W: Math.floor((shape.W - kernel) / stride) + 1 };
+    } else if (layer instanceof GlobalAvgPool) {
+      if (shape.kind !== 'chw') throw new Error('condenseModel: average pooling of a flat input');
+      // One feature per channel: the channel map is the feature map.
+      ops.push({ kind: 'avgpool' });
+      shape = { kind: 'flat', F: shape.C };
     } else if (layer instanceof Flatten) {
       shape = flatten(shape);
       ops.push({ kind: 'flatten' });
     } else if (layer instanceof Dropout) {
       // The identity at inference.
     } else {
-      throw new Error(
-        `condenseModel: ${spec.arch} models are not supported (layer ${layer.constructor.name}); condensed export supports mlp and cnn. ` +
-          'ResNet: BatchNorm adds β − γ·μ/√(σ²+ε) to an ablated channel, so its output is not 0 and the channel cannot be dropped.',
-      );
+      const what = layer instanceof BatchNorm2d ? `BatchNorm2d ${layer.name} (only one right after a Conv2d can be folded)` : layer.constructor.name;
+      throw new Error(`condenseModel: ${spec.arch}: layer ${what} is not supported`);
     }
   }
   const net: CondensedNet = { spec, ops };
@@ -284,24 +392,28 @@ export function condenseModel(model: Model, opts: CondenseOptions = {}): { net: 
 
 function reportOf(
   name: string, kind: 'linear' | 'conv2d', out: number, fanIn: number, masked: boolean, r: ReturnType<typeof condenseRows>,
-  f: { layer: AnyCondensedLayer; nm: NMStructure | null },
+  f: { layer: AnyCondensedLayer; nm: NMStructure | null }, bn: BatchNorm2d | null,
 ): CondensedLayerReport {
   return {
     name, kind, out, nActive: r.layer.nActive, fanIn, inFeatures: r.layer.inFeatures, k: r.layer.k, masked,
     droppedWeights: r.droppedWeights, paddedWeights: r.paddedWeights, nm: f.nm, format: isNMLayer(f.layer) ? 'nm' : 'indices',
+    batchNorm: bn === null ? null : bn.name,
   };
 }
 
 /**
  * Checks that a network's ops chain: each layer's input count matches what the previous op
  * produces, geometry and pooling are positive integers that fit, and the last op is a Linear
- * layer over the spec's classes (an N:M layer's taps must be its kernel's kh·kw, 1 for Linear). Throws
- * naming the op. Layers themselves: validateCondensed or validateCondensedNM.
+ * layer over the spec's classes (an N:M layer's taps must be its kernel's kh·kw, 1 for Linear).
+ * Saved activations are feature maps; `swap` and `add` need one saved, `add` one of the current
+ * shape, and none may be left at the end. Throws naming the op. Layers themselves:
+ * validateCondensed or validateCondensedNM.
  */
 export function checkNet(net: CondensedNet): void {
   const spec = parseModelSpec(net.spec);
   const [C0, H0, W0] = spec.inputShape;
   let shape: Shape = { kind: 'chw', C: C0, H: H0, W: W0 };
+  const saved: Shape[] = [];
   const posInt = (v: unknown, what: string, min = 1) => {
     if (!Number.isInteger(v) || (v as number) < min) throw new Error(`condensed network: ${what} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
   };
@@ -344,10 +456,33 @@ export function checkNet(net: CondensedNet): void {
       case 'flatten':
         shape = shape.kind === 'chw' ? { kind: 'flat', F: shape.C * shape.H * shape.W } : shape;
         break;
+      case 'save':
+        if (shape.kind !== 'chw') throw new Error(`condensed network: ${where} can only save a feature map, the previous op gives ${describe(shape)}`);
+        saved.push(shape);
+        break;
+      case 'swap': {
+        const top = saved.pop();
+        if (top === undefined) throw new Error(`condensed network: ${where} has no saved activation to swap with`);
+        if (shape.kind !== 'chw') throw new Error(`condensed network: ${where} can only save a feature map, the previous op gives ${describe(shape)}`);
+        saved.push(shape);
+        shape = top;
+        break;
+      }
+      case 'add': {
+        const top = saved.pop();
+        if (top === undefined) throw new Error(`condensed network: ${where} has no saved activation to add`);
+        if (describe(top) !== describe(shape)) throw new Error(`condensed network: ${where} adds a saved ${describe(top)} to ${describe(shape)}`);
+        break;
+      }
+      case 'avgpool':
+        if (shape.kind !== 'chw') throw new Error(`condensed network: ${where} cannot pool ${describe(shape)}`);
+        shape = { kind: 'flat', F: shape.C };
+        break;
       default:
         throw new Error(`condensed network: ${where}: unknown op`);
     }
   });
+  if (saved.length > 0) throw new Error(`condensed network: ${saved.length} saved activation(s) are never added`);
   const last = net.ops[net.ops.length - 1];
   if (last.kind !== 'linear' || last.layer.outFeatures !== spec.classes) {
     throw new Error(`condensed network: the last op must be a linear layer over the ${spec.classes} classes`);
@@ -441,20 +576,13 @@ export class CondensedModel {
     // Shared scratch sized for the largest layer: per-thread im2col columns and panels (conv), the
     // packed Xᵀ panels (linear), transposes.
     let convBytes = 64, scratchBytes = 64, transFloats = 0;
-    {
-      let shape: Shape = { kind: 'chw', C: spec.inputShape[0], H: spec.inputShape[1], W: spec.inputShape[2] };
-      for (const op of net.ops) {
-        if (op.kind === 'conv2d') {
-          const { OH, OW } = convOutputSize(op.geometry);
-          convBytes = Math.max(convBytes, convScratchBytes(op.layer.inFeatures, OH * OW, threads));
-          shape = { kind: 'chw', C: op.layer.nActive, H: OH, W: OW };
-        } else if (op.kind === 'linear') {
-          scratchBytes = Math.max(scratchBytes, spmmScratchBytes(op.layer.inFeatures, B));
-          transFloats = Math.max(transFloats, op.layer.inFeatures * B, op.layer.nActive * B);
-          shape = { kind: 'flat', F: op.layer.nActive };
-        } else if (op.kind === 'maxpool' && shape.kind === 'chw') {
-          shape = { ...shape, H: Math.floor((shape.H - op.kernel) / op.stride) + 1, W: Math.floor((shape.W - op.kernel) / op.stride) + 1 };
-        }
+    for (const op of net.ops) {
+      if (op.kind === 'conv2d') {
+        const { OH, OW } = convOutputSize(op.geometry);
+        convBytes = Math.max(convBytes, convScratchBytes(op.layer.inFeatures, OH * OW, threads));
+      } else if (op.kind === 'linear') {
+        scratchBytes = Math.max(scratchBytes, spmmScratchBytes(op.layer.inFeatures, B));
+        transFloats = Math.max(transFloats, op.layer.inFeatures * B, op.layer.nActive * B);
       }
     }
     this.input = heap.allocF32(B * this.inputSize);
@@ -467,6 +595,10 @@ export class CondensedModel {
     // Batch-major ([n, …] per example) until the first Linear, batch-contiguous ([F, n]) after it.
     let transposed = false;
     const size = (s: Shape) => (s.kind === 'chw' ? s.C * s.H * s.W : s.F);
+    // Saved activations (feature maps, so batch-major): an op that would write in place into one
+    // writes to a buffer of its own instead.
+    const saved: { ptr: Ptr; shape: Shape }[] = [];
+    const isSaved = (p: Ptr) => saved.some((e) => e.ptr === p);
     for (const op of net.ops) {
       const x = ptr;
       switch (op.kind) {
@@ -517,7 +649,9 @@ export class CondensedModel {
         }
         case 'relu': {
           const s: Shape = shape;
-          this.steps.push((n) => kern.reluForward(n * size(s), x, x));
+          const y = isSaved(x) ? heap.allocF32(B * size(s)) : x;
+          this.steps.push((n) => kern.reluForward(n * size(s), x, y));
+          ptr = y;
           break;
         }
         case 'maxpool': {
@@ -534,6 +668,32 @@ export class CondensedModel {
         case 'flatten':
           shape = { kind: 'flat', F: size(shape) };
           break;
+        case 'save':
+          saved.push({ ptr, shape });
+          break;
+        case 'swap': {
+          const top = saved.pop()!;
+          saved.push({ ptr, shape });
+          ({ ptr, shape } = top);
+          break;
+        }
+        case 'add': {
+          const other = saved.pop()!.ptr;
+          const count = size(shape);
+          const y = isSaved(x) ? heap.allocF32(B * count) : x;
+          this.steps.push((n) => kern.add(n * count, x, other, y));
+          ptr = y;
+          break;
+        }
+        case 'avgpool': {
+          if (shape.kind !== 'chw') throw new Error('unreachable: checkNet accepts only planar pooling');
+          const { C, H, W }: Extract<Shape, { kind: 'chw' }> = shape;
+          const y = heap.allocF32(B * C);
+          this.steps.push((n) => kern.globalAvgPoolForward(n * C, H * W, x, y));
+          ptr = y;
+          shape = { kind: 'flat', F: C };
+          break;
+        }
       }
     }
     const last = net.ops[net.ops.length - 1] as Extract<CondensedOp, { kind: 'linear' }>;
