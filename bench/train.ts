@@ -19,7 +19,7 @@ import { createOptimizer, type Optimizer } from '../src/train/optimizer.js';
 
 const BATCH = 128;
 /** Steps per config per round: about the same wall time for each model. */
-const STEPS: Record<Arch, number> = { mlp: 40, cnn: 8, resnet: 2 };
+const STEPS: Record<Arch, number> = { mlp: 40, cnn: 8, resnet: 2, vit: 4 };
 
 interface Config {
   arch: Arch;

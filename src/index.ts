@@ -28,7 +28,7 @@ export type { Kernels, Ptr } from './kernels/api.js';
 export { Rng } from './tensor/rng.js';
 export { Tensor, shapeSize, type NamedTensor } from './tensor/tensor.js';
 export { Param } from './tensor/param.js';
-export { ARCHS, Model, buildModel, parseModelSpec, type Arch, type ModelSpec, type BuildModelOptions } from './nn/models.js';
+export { ARCHS, Model, buildModel, parseModelSpec, VIT_DEFAULTS, type Arch, type ModelSpec, type BuildModelOptions } from './nn/models.js';
 export type { Layer, BuildContext, SparsifiableLayer } from './nn/layer.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';

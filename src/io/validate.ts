@@ -6,7 +6,7 @@
  * from the spec without building the model, so an absurd spec is refused before the model's
  * memory is allocated. (Condensed files are their own format: io/condensed-file.ts.)
  */
-import { ARCHS, MLP_HIDDEN, parseModelSpec, type ModelSpec } from '../nn/models.js';
+import { ARCHS, MLP_HIDDEN, parseModelSpec, vitOptions, type ModelSpec } from '../nn/models.js';
 import { readSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
 export const MODEL_FORMAT = 'srigl-model';
@@ -111,6 +111,27 @@ export function expectedTensors(spec: ModelSpec): ExpectedTensor[] {
         }
       });
       linear('fc', spec.classes, 64);
+      break;
+    }
+    case 'vit': {
+      const { patch, dim, depth, mlpRatio } = vitOptions(spec);
+      const tokens = (h / patch) * (w / patch) + 1;
+      const hidden = Math.round(mlpRatio * dim);
+      const norm = (name: string): void => {
+        params.push({ name: `${name}.weight`, shape: [dim] }, { name: `${name}.bias`, shape: [dim] });
+      };
+      conv('patch_embed.proj', dim, c, patch, true);
+      params.push({ name: 'cls_token', shape: [dim] }, { name: 'pos_embed', shape: [tokens, dim] });
+      for (let i = 0; i < depth; i++) {
+        const b = `blocks.${i}`;
+        norm(`${b}.norm1`);
+        for (const l of ['q', 'k', 'v', 'proj']) linear(`${b}.attn.${l}`, dim, dim);
+        norm(`${b}.norm2`);
+        linear(`${b}.mlp.fc1`, hidden, dim);
+        linear(`${b}.mlp.fc2`, dim, hidden);
+      }
+      norm('norm');
+      linear('head', spec.classes, dim);
       break;
     }
   }

@@ -22,8 +22,12 @@ import { Linear } from './linear.js';
 import { SoftmaxCrossEntropy, type LossResult } from './loss.js';
 import { BasicBlock } from './residual.js';
 import { Sequential, type LayerFactory } from './sequential.js';
+import { ClassTokenPosEmbed, PatchEmbed } from './embedding.js';
+import { LayerNorm } from './layernorm.js';
+import { ClassTokenPool } from './token.js';
+import { TransformerBlock } from './transformer.js';
 
-export const ARCHS = ['mlp', 'cnn', 'resnet'] as const;
+export const ARCHS = ['mlp', 'cnn', 'resnet', 'vit'] as const;
 export type Arch = (typeof ARCHS)[number];
 
 /** Everything needed to rebuild a model's structure; JSON-serialisable, stored in model files. */
@@ -34,7 +38,34 @@ export interface ModelSpec {
   classes: number;
   /** mlp only: hidden layer widths. Default [300, 100] (the 784-300-100-10 LeNet-300-100). */
   hidden?: number[];
+  /** vit only: patch edge in pixels, dividing H and W. Default 7 (16 patches of a 28×28 image). */
+  patch?: number;
+  /** vit only: embedding width D. Default 64. */
+  dim?: number;
+  /** vit only: transformer blocks. Default 4. */
+  depth?: number;
+  /** vit only: attention heads, dividing dim. Default 4. */
+  heads?: number;
+  /** vit only: MLP hidden width as a multiple of dim (round(mlpRatio·dim) units). Default 2. */
+  mlpRatio?: number;
 }
+
+/** The vit's structure when the spec leaves a field out. */
+export const VIT_DEFAULTS = { patch: 7, dim: 64, depth: 4, heads: 4, mlpRatio: 2 } as const;
+
+/** A vit spec's structure with its defaults filled in. */
+export function vitOptions(spec: ModelSpec): { patch: number; dim: number; depth: number; heads: number; mlpRatio: number } {
+  return {
+    patch: spec.patch ?? VIT_DEFAULTS.patch,
+    dim: spec.dim ?? VIT_DEFAULTS.dim,
+    depth: spec.depth ?? VIT_DEFAULTS.depth,
+    heads: spec.heads ?? VIT_DEFAULTS.heads,
+    mlpRatio: spec.mlpRatio ?? VIT_DEFAULTS.mlpRatio,
+  };
+}
+
+/** The vit's fields of a spec, in the order they are checked. */
+const VIT_FIELDS = ['patch', 'dim', 'depth', 'heads', 'mlpRatio'] as const;
 
 /** The mlp's hidden widths when the spec gives none. */
 export const MLP_HIDDEN: readonly number[] = [300, 100];
@@ -65,6 +96,28 @@ export function parseModelSpec(value: unknown): ModelSpec {
       throw new Error(`model spec: hidden must be 1 to 8 layer widths, integers in [1, 65536], got ${JSON.stringify(h)}`);
     }
     spec.hidden = [...h];
+  }
+  const intIn = (name: string, x: unknown, lo: number, hi: number): number => {
+    if (!Number.isInteger(x) || (x as number) < lo || (x as number) > hi) throw new Error(`model spec: ${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(x)}`);
+    return x as number;
+  };
+  for (const f of VIT_FIELDS) {
+    const x = v[f];
+    if (x === undefined) continue;
+    if (v.arch !== 'vit') throw new Error(`model spec: ${f} applies to the vit only, not ${v.arch}`);
+    if (f === 'mlpRatio') {
+      if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0 || x > 16) throw new Error(`model spec: mlpRatio must be a number in (0, 16], got ${JSON.stringify(x)}`);
+      spec.mlpRatio = x;
+    } else {
+      spec[f] = intIn(f, x, 1, f === 'depth' ? 64 : 4096);
+    }
+  }
+  if (spec.arch === 'vit') {
+    const { patch, dim, heads, mlpRatio } = vitOptions(spec);
+    const [, h, w] = spec.inputShape;
+    if (h % patch !== 0 || w % patch !== 0) throw new Error(`model spec: vit patch ${patch} does not divide the ${h}×${w} input`);
+    if (dim % heads !== 0) throw new Error(`model spec: vit heads ${heads} do not divide dim ${dim}`);
+    if (Math.round(mlpRatio * dim) < 1) throw new Error(`model spec: vit mlpRatio ${mlpRatio} leaves no hidden units`);
   }
   return spec;
 }
@@ -109,6 +162,20 @@ function layers(spec: ModelSpec): LayerFactory[] {
         }
       });
       return [...stem, ...stages, (ctx, s) => new GlobalAvgPool(ctx, s), linear('fc', classes)];
+    }
+    case 'vit': {
+      // timm's VisionTransformer with class-token pooling; the final norm is per token, so
+      // normalising only the class token after pooling computes the same logits.
+      const { patch, dim, depth, heads, mlpRatio } = vitOptions(spec);
+      const blocks: LayerFactory[] = Array.from({ length: depth }, (_, i): LayerFactory => (ctx, s, g) => new TransformerBlock(ctx, `blocks.${i}`, s, { heads, mlpRatio }, g));
+      return [
+        (ctx, s, g) => new PatchEmbed(ctx, 'patch_embed', s, { patch, dim }, g),
+        (ctx, s, g) => new ClassTokenPosEmbed(ctx, '', s, g),
+        ...blocks,
+        (ctx, s, g) => new ClassTokenPool(ctx, s, g),
+        (ctx, s) => new LayerNorm(ctx, 'norm', s),
+        linear('head', classes),
+      ];
     }
   }
 }

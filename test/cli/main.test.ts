@@ -24,7 +24,7 @@ describe('srigl CLI', () => {
     const cases: [string[], RegExp][] = [
       [['train', '--epochs', 'three'], /--epochs expects an integer, got "three"/],
       [['train', '--epochs', '0'], /--epochs expects an integer ≥ 1, got "0"/],
-      [['train', '--model', 'vgg'], /--model expects one of mlp, cnn, resnet, got "vgg"/],
+      [['train', '--model', 'vgg'], /--model expects one of mlp, cnn, resnet, vit, got "vgg"/],
       [['train', '--lr'], /--lr needs a value/],
       [['train', '--frobnicate'], /unknown option --frobnicate/],
       [['train', '--label-smoothing', '1'], /--label-smoothing/],

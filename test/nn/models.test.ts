@@ -8,8 +8,8 @@ const BACKEND = (process.env.SRIGL_TEST_BACKEND ?? 'reference') as BackendName;
 
 describe(`models (${BACKEND})`, () => {
   // Counts as PyTorch reports them for the same architectures.
-  const counts: Record<Arch, number> = { mlp: 266_610, cnn: 824_458, resnet: 272_186 };
-  for (const arch of ['mlp', 'cnn', 'resnet'] as const) {
+  const counts: Record<Arch, number> = { mlp: 266_610, cnn: 824_458, resnet: 272_186, vit: 139_018 };
+  for (const arch of ['mlp', 'cnn', 'resnet', 'vit'] as const) {
     test(`${arch}: parameter count, sparsifiable layers, forward/backward at batch 1 and a smaller batch`, async () => {
       const engine = await createEngine({ backend: BACKEND });
       const model = new Model(engine, { arch, inputShape: [1, 28, 28], classes: 10 }, { maxBatch: 3, seed: 1 });
@@ -19,7 +19,7 @@ describe(`models (${BACKEND})`, () => {
       assert.ok(sparse.at(-1)?.isClassifier);
       assert.equal(sparse.at(-1)?.out, 10);
       for (const l of sparse) assert.equal(l.weight.size, l.out * l.fanIn, l.name);
-      assert.ok(model.parameters().filter((p) => !p.decay).every((p) => /\.(bias|weight)$/.test(p.name) && p.shape.length === 1));
+      assert.ok(model.parameters().filter((p) => !p.decay).every((p) => (/\.(bias|weight)$/.test(p.name) && p.shape.length === 1) || /^(cls_token|pos_embed)$/.test(p.name)));
       const names = model.stateTensors().map((t) => t.name);
       assert.equal(new Set(names).size, names.length, 'names are unique');
       const rng = new Rng(2);

@@ -40,6 +40,8 @@ export async function exportCommand(argv: readonly string[], io: CliIo): Promise
   const engine = await createEngine({ threads: 1 });
   try {
     const { model, info } = loadModel(engine, path, { maxBatch: 1 });
+    // Condensing transformer layers is not implemented yet.
+    if (model.spec.arch === 'vit') throw new Error(`${path}: condensed export supports mlp, cnn and resnet models, not vit (not implemented yet)`);
     const { net, report } = condenseModel(model, { nm: nmLayersOf(info.sparse) });
     saveCondensed(out, net, { dataset: info.dataset, source: { model: path, metrics: info.metrics, sparse: info.sparse } });
     const denseBytes = statSync(path).size;

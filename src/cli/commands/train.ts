@@ -23,31 +23,31 @@ import { condenseAndCompare, formatComparison, type CondensedComparison } from '
 import { checkpointing, lastEpochMetrics, readMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
 
 const SPECS: OptionSpec[] = [
-  { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, or ResNet-20. Default mlp.' },
+  { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, ResNet-20, or a small ViT (patch 7, width 64, 4 blocks of 4 heads, MLP ratio 2, class-token head; trained by default with the ViT recipe: AdamW, lr 0.001, weight decay 0.05, 1 warm-up epoch, cosine, uniform sparsity). Default mlp.' },
   { name: 'hidden', kind: 'int-list', arg: 'N[,N...]', min: 1, help: 'Hidden layer widths of the mlp, e.g. 4096,4096 for a wide one. Default 300,100.' },
   { name: 'dataset', kind: 'enum', values: DATASET_NAMES, help: 'Dataset. Default fashion-mnist.' },
   { name: 'data', kind: 'string', arg: 'DIR', help: 'Directory holding the dataset files. Default: $SRIGL_DATA, /usr/share/datasets/<dataset>, the cache, then the embedded subset.' },
   { name: 'epochs', kind: 'int', arg: 'N', min: 1, help: 'Training epochs. Default 5.' },
   { name: 'batch-size', kind: 'int', arg: 'N', min: 1, help: 'Examples per step. Default 128.' },
-  { name: 'lr', kind: 'number', arg: 'X', min: 0, help: 'Peak learning rate. Default 0.1 (sgd), 0.001 (adamw).' },
-  { name: 'optimizer', kind: 'enum', values: ['sgd', 'adamw'], help: 'Optimizer. Default sgd.' },
+  { name: 'lr', kind: 'number', arg: 'X', min: 0, help: 'Peak learning rate. Default 0.1 (sgd), 0.001 (adamw, and the vit).' },
+  { name: 'optimizer', kind: 'enum', values: ['sgd', 'adamw'], help: 'Optimizer. Default adamw for the vit, else sgd.' },
   { name: 'momentum', kind: 'number', arg: 'X', min: 0, help: 'SGD momentum. Default 0.9.' },
   { name: 'nesterov', kind: 'bool', help: 'Nesterov momentum for SGD. Default on.' },
-  { name: 'weight-decay', kind: 'number', arg: 'X', min: 0, help: 'Weight decay on weights (not biases or norm params). Default 5e-4 (sgd), 0.01 (adamw, decoupled).' },
+  { name: 'weight-decay', kind: 'number', arg: 'X', min: 0, help: 'Weight decay on weights (not biases or norm params). Default 5e-4 (sgd), 0.01 (adamw, decoupled), 0.05 (adamw on the vit).' },
   { name: 'schedule', kind: 'enum', values: ['cosine', 'step', 'constant'], help: 'Learning-rate schedule; step multiplies by 0.1 at 50% and 75% of epochs. Default cosine.' },
-  { name: 'warmup-epochs', kind: 'number', arg: 'X', min: 0, help: 'Linear warm-up length in epochs. Default 1 for the cnn (it has no batch norm and diverges at lr 0.1 without warm-up), else 0.' },
+  { name: 'warmup-epochs', kind: 'number', arg: 'X', min: 0, help: 'Linear warm-up length in epochs. Default 1 for the cnn (it has no batch norm and diverges at lr 0.1 without warm-up) and the vit (its recipe), else 0.' },
   { name: 'label-smoothing', kind: 'number', arg: 'X', min: 0, help: 'Label smoothing ε in [0, 1). Default 0.' },
   { name: 'clip-norm', kind: 'number', arg: 'X', min: 0, help: 'Clip gradients to this global L2 norm; 0 disables. Default 0.' },
   { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default srigl.' },
   { name: 'condense', kind: 'bool', help: 'After a sparse run, write model.condensed.safetensors beside the model and compare the two: stored weights, file size, test accuracy, and latency at batch 1 and 256 (one thread, interleaved, medians). Default on for sparse methods.' },
   { name: 'sparsity', kind: 'number', arg: 'X', min: 0, help: 'Global sparsity of the Linear/Conv2d weights, in [0, 1). Default 0.9 (sparse methods).' },
-  { name: 'distribution', kind: 'enum', values: ['erk', 'uniform'], help: 'How the sparsity is shared among layers (exact global density). Default erk.' },
+  { name: 'distribution', kind: 'enum', values: ['erk', 'uniform'], help: 'How the sparsity is shared among layers (exact global density). Default uniform for the vit (as the paper\'s ViT), else erk.' },
   { name: 'dense-first', kind: 'bool', help: 'Keep the first layer dense. Default: on when it is a convolution (cnn, resnet, as the paper\'s ResNets), off for the mlp (its first layer holds 88% of the weights).' },
   { name: 'sparsity-override', kind: 'number-map', arg: 'NAME=X,...', min: 0, maxExclusive: 1, help: 'Per-layer sparsity by layer name, e.g. fc3=0.5; the other layers share the rest. Default none.' },
   { name: 'nm', kind: 'string', arg: 'N:M', help: 'N:M structure (srigl, rigl): every active neuron keeps exactly N of every M consecutive inputs (Conv2d: M consecutive input channels at each kernel position), e.g. 2:4 or 1:8, 1 ≤ N < M ≤ 64. Sets the sparsity to 1 − N/M; with --distribution erk each layer gets its own N_l:M. Default none (constant fan-in at free positions).' },
   { name: 'fan-in', kind: 'string', arg: 'K|NAME=K,...', help: 'A fan-in you fix (srigl): every active neuron keeps exactly K weights for the whole run, no budget redistribution when neurons are ablated. K alone applies to every layer that would be sparse (layers with fan-in ≤ K stay dense; the global density follows and is printed); NAME=K,... to those layers only, the rest sharing --sparsity. Default none.' },
   { name: 'ablation', kind: 'bool', help: 'SRigL neuron ablation (the classifier never ablates). Default on.' },
-  { name: 'gamma-sal', kind: 'number', arg: 'X', min: 0, help: 'SRigL saliency threshold fraction γ_sal. Default 0.3.' },
+  { name: 'gamma-sal', kind: 'number', arg: 'X', min: 0, help: 'SRigL saliency threshold fraction γ_sal. Default 0.3 (the authors used 0.95 for their ImageNet ViT-B/16).' },
   { name: 'delta-t', kind: 'int', arg: 'N', min: 1, help: 'Optimizer steps between topology updates ΔT. Default 100.' },
   { name: 'alpha', kind: 'number', arg: 'X', min: 0, help: 'Initial drop fraction α in [0, 1], cosine-annealed to 0 at T_end. Default 0.3.' },
   { name: 't-end', kind: 'number', arg: 'X', min: 0, help: 'Fraction of all steps after which the topology is frozen (T_end). Default 0.75.' },
@@ -75,7 +75,7 @@ export const TRAIN_HELP = formatHelp(
 );
 
 /** Architectures the condensed format supports (a ResNet's BatchNorms are folded into its convs). */
-const CONDENSABLE: readonly Arch[] = ['mlp', 'cnn', 'resnet'];
+const CONDENSABLE: readonly Arch[] = ['mlp', 'cnn', 'resnet']; // not yet the vit
 
 function timestamp(d = new Date()): string {
   const p = (v: number): string => String(v).padStart(2, '0');
@@ -96,7 +96,10 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   const arch = get<Arch>('model', 'mlp');
   if (o.has('hidden') && arch !== 'mlp') throw new UsageError(`srigl train: --hidden applies to --model mlp only, not ${arch}`);
   const dataset = get<DatasetName>('dataset', 'fashion-mnist');
-  const optimizerKind = get<'sgd' | 'adamw'>('optimizer', 'sgd');
+  // The vit's recipe (the reference implementation's): AdamW, lr 1e-3, weight decay 0.05, one
+  // warm-up epoch, cosine; each flag the user gives overrides its part.
+  const vit = arch === 'vit';
+  const optimizerKind = get<'sgd' | 'adamw'>('optimizer', vit ? 'adamw' : 'sgd');
   const smoothing = get('label-smoothing', 0);
   if (smoothing >= 1) throw new UsageError(`srigl train: --label-smoothing expects a number in [0, 1), got "${smoothing}"`);
   const epochs = get('epochs', 5);
@@ -106,15 +109,15 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   const optimizer: OptimizerOptions =
     optimizerKind === 'sgd'
       ? { kind: 'sgd', momentum: get('momentum', 0.9), nesterov: get('nesterov', true), weightDecay: get('weight-decay', 5e-4) }
-      : { kind: 'adamw', weightDecay: get('weight-decay', 0.01) };
+      : { kind: 'adamw', weightDecay: get('weight-decay', vit ? 0.05 : 0.01) };
   if (optimizerKind === 'adamw' && (o.has('momentum') || o.has('nesterov'))) {
-    throw new UsageError('srigl train: --momentum and --nesterov apply to --optimizer sgd only');
+    throw new UsageError(`srigl train: --momentum and --nesterov apply to --optimizer sgd only${vit && !o.has('optimizer') ? ' (the vit trains with adamw unless you give --optimizer sgd)' : ''}`);
   }
   const method = get<SparseMethod>('method', 'srigl');
   const sparseOptions: SparseTrainingOptions = {
     method,
     sparsity: get('sparsity', 0.9),
-    distribution: get<DistributionKind>('distribution', 'erk'),
+    distribution: get<DistributionKind>('distribution', vit ? 'uniform' : 'erk'),
     denseFirst: get<boolean | undefined>('dense-first', undefined),
     overrides: get<Record<string, number>>('sparsity-override', {}),
     ablation: get('ablation', true),
@@ -186,7 +189,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const progress = quiet ? null : new Progress(io.stderr, epochs);
     const training = {
       model: arch, dataset, epochs, batchSize: model.maxBatch, lr, optimizer, schedule: get<'cosine' | 'step' | 'constant'>('schedule', 'cosine'),
-      warmupEpochs: get('warmup-epochs', arch === 'cnn' ? 1 : 0), labelSmoothing: smoothing, clipNorm: get('clip-norm', 0), seed,
+      warmupEpochs: get('warmup-epochs', arch === 'cnn' || vit ? 1 : 0), labelSmoothing: smoothing, clipNorm: get('clip-norm', 0), seed,
       limitTrain: get<number | null>('limit-train', null), limitTest: get<number | null>('limit-test', null),
       backend: engine.backend, threads: engine.threads,
     };
