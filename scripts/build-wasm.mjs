@@ -2,7 +2,7 @@
 // level. Every module imports one shared memory so that worker threads run the same kernels
 // over the same tensors. Kernels choose their code path at compile time from the builtin
 // constants ASC_FEATURE_SIMD and ASC_FEATURE_RELAXED_SIMD.
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,12 @@ const variants = {
   relaxed: ['--enable', 'simd', '--enable', 'relaxed-simd'],
 };
 
-for (const [isa, flags] of Object.entries(variants)) {
+// The three compiles are independent: run them side by side (the first \`srigl\` run in a
+// checkout waits for this build).
+const builds = Object.entries(variants).map(([isa, flags]) => {
   const out = join(outDir, `srigl-${isa}.wasm`);
   const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync(process.execPath, [
+  const args = [
     asc, entry,
     '-o', tmp,
     '-O3', '--noAssert',
@@ -31,7 +33,20 @@ for (const [isa, flags] of Object.entries(variants)) {
     '--importMemory', '--sharedMemory', '--initialMemory', '32', '--maximumMemory', '32768',
     '--enable', 'threads',
     ...flags,
-  ], { stdio: 'inherit' });
-  renameSync(tmp, out);
-  console.log(`built ${out}`);
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code !== 0) return reject(new Error(`asc (${isa}) failed: ${signal ?? `exit code ${code}`}`));
+      renameSync(tmp, out);
+      console.log(`built ${out}`);
+      resolve();
+    });
+  });
+});
+const failed = (await Promise.allSettled(builds)).find((r) => r.status === 'rejected');
+if (failed) {
+  console.error(failed.reason.message);
+  process.exit(1);
 }

@@ -192,7 +192,6 @@ export class Conv2d implements Layer, SparseComputeLayer {
     } else {
       k.gemmNT(cout, fanIn, n * ohw, dyT, col, this.weight.grad.ptr, false);
     }
-    this.weight.gradIsDense = L === null || this.weight.denseGrad;
     if (!this.dx) return 0;
     // The columns are spent: their buffer takes the column gradient.
     if (L) k.sparseColsInputGrad(fanIn, n * ohw, L.colPtr, L.rowIdx, L.wPos, this.weight.value.ptr, dyT, col);

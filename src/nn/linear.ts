@@ -129,7 +129,6 @@ export class Linear implements Layer, SparseComputeLayer {
   backward(dy: Ptr, n: number): Ptr {
     const k = this.k;
     if (this.sparseOn) return this.sparseBackward(dy, n, this.sp as SparseBuffers);
-    this.weight.gradIsDense = true;
     k.gemmTN(this.out, this.in, n, dy, this.x, this.weight.grad.ptr, false);
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;
@@ -142,7 +141,6 @@ export class Linear implements Layer, SparseComputeLayer {
     const k = this.k;
     k.swapAxes(n, this.out, 1, dy, sp.dyT);
     k.sparseRowsWeightGrad(this.out, n, sp.lists.rowPtr, sp.lists.col, this.weight.grad.ptr, sp.dyT, sp.xT);
-    this.weight.gradIsDense = false;
     this.lastN = n;
     if (this.bias) k.sumRows(n, this.out, dy, this.bias.grad.ptr, false);
     if (!this.dx) return 0;

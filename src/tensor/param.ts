@@ -42,9 +42,6 @@ export class Param {
    */
   denseGrad = false;
 
-  /** Whether the last backward computed the gradient of every element (false: the active ones only). */
-  gradIsDense = true;
-
   private denseStore: { value: Tensor; grad: Tensor } | null = null;
   private compactStore: { value: Tensor; grad: Tensor; index: CompactIndex } | null = null;
   /** Fills the dense values when they are first allocated (a deferred init, or values assigned before). */
