@@ -18,6 +18,26 @@ export interface BatchIteratorOptions {
   shuffle?: boolean;
   /** Skip an epoch's final batch when it is smaller than `batchSize`. Default false. */
   dropLast?: boolean;
+  /** Random augmentation of each example as it is copied into a batch. Default none. */
+  augment?: AugmentOptions;
+}
+
+/**
+ * Per-example image augmentation, drawn afresh every epoch. The draws are a function of
+ * (seed, epoch, example index) alone, so a resumed run sees exactly the images it would have seen.
+ */
+export interface AugmentOptions {
+  /** Image geometry of an example: channels × rows × cols must equal the source's features. */
+  shape: readonly [number, number, number];
+  /**
+   * Random crop: pad every side by this many pixels with `fill`, then cut a window of the
+   * original size at a uniform random offset (torchvision's RandomCrop(size, padding)). Default 0.
+   */
+  cropPadding?: number;
+  /** Mirror left–right with probability 1/2 (RandomHorizontalFlip). Default false. */
+  flip?: boolean;
+  /** Value of padded pixels: the normalised value of a black pixel, for standardised inputs. Default 0. */
+  fill?: number;
 }
 
 /** Where an iterator stands: the epoch, and the offset into that epoch's order of the next batch. */
@@ -39,13 +59,14 @@ export class BatchIterator {
   readonly dropLast: boolean;
   private readonly source: BatchSource;
   private readonly order: Uint32Array;
+  private readonly augment: Required<AugmentOptions> | null;
   private epoch = 0;
   private index = 0;
   /** The epoch `order` currently holds, or -1 before the first fill. */
   private orderEpoch = -1;
 
   constructor(source: BatchSource, opts: BatchIteratorOptions) {
-    const { batchSize, seed = 0, shuffle = true, dropLast = false } = opts;
+    const { batchSize, seed = 0, shuffle = true, dropLast = false, augment } = opts;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`BatchIterator: batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(source.n) || source.n < 1) throw new RangeError(`BatchIterator: the source must hold at least one example, got n=${source.n}`);
     if (source.x.length !== source.n * source.features) {
@@ -61,6 +82,7 @@ export class BatchIterator {
     this.shuffle = shuffle;
     this.dropLast = dropLast;
     this.order = new Uint32Array(source.n);
+    this.augment = augment === undefined ? null : checkAugment(augment, source.features);
   }
 
   /** Batches in one epoch. */
@@ -98,11 +120,13 @@ export class BatchIterator {
     const rows = Math.min(this.batchSize, n - this.index);
     const src = this.source.x;
     const labels = this.source.labels;
+    const aug = this.augment;
     for (let r = 0; r < rows; r++) {
       const i = this.order[this.index + r];
       const from = i * features;
       const to = r * features;
-      x.set(src.subarray(from, from + features), to);
+      if (aug === null) x.set(src.subarray(from, from + features), to);
+      else augmentInto(aug, src.subarray(from, from + features), x.subarray(to, to + features), epochSeed(this.seed ^ 0x5bd1e995, this.epoch) ^ i);
       y[r] = labels[i];
     }
     this.index += rows;
@@ -128,6 +152,59 @@ export class BatchIterator {
     if (this.shuffle) new Rng(epochSeed(this.seed, this.epoch)).shuffle(order);
     this.orderEpoch = this.epoch;
   }
+}
+
+function checkAugment(a: AugmentOptions, features: number): Required<AugmentOptions> {
+  const [c, h, w] = a.shape;
+  if (![c, h, w].every((v) => Number.isInteger(v) && v >= 1) || c * h * w !== features) {
+    throw new RangeError(`BatchIterator: augment.shape [${a.shape.join(', ')}] does not describe the source's ${features} features per example`);
+  }
+  const cropPadding = a.cropPadding ?? 0;
+  if (!Number.isInteger(cropPadding) || cropPadding < 0 || cropPadding >= Math.min(h, w)) {
+    throw new RangeError(`BatchIterator: augment.cropPadding must be an integer in [0, ${Math.min(h, w)}), got ${cropPadding}`);
+  }
+  const fill = a.fill ?? 0;
+  if (!Number.isFinite(fill)) throw new RangeError(`BatchIterator: augment.fill must be finite, got ${fill}`);
+  return { shape: [c, h, w], cropPadding, flip: a.flip ?? false, fill };
+}
+
+/**
+ * Writes one augmented example: out[ch, y, x] = in[ch, y + dy, x' + dx] (x' mirrored when
+ * flipped), `fill` outside the image. The offsets and the flip come from a hash of `key`.
+ */
+export function augmentInto(a: Required<AugmentOptions>, src: Float32Array, out: Float32Array, key: number): void {
+  const [c, h, w] = a.shape;
+  const p = a.cropPadding;
+  let z = mix32(key >>> 0);
+  const span = 2 * p + 1;
+  const dy = p === 0 ? 0 : (z % span) - p;
+  z = mix32(z);
+  const dx = p === 0 ? 0 : (z % span) - p;
+  z = mix32(z);
+  const flip = a.flip && (z & 1) === 1;
+  for (let ch = 0; ch < c; ch++) {
+    const base = ch * h * w;
+    for (let y = 0; y < h; y++) {
+      const sy = y + dy;
+      const row = base + y * w;
+      if (sy < 0 || sy >= h) {
+        out.fill(a.fill, row, row + w);
+        continue;
+      }
+      const srow = base + sy * w;
+      for (let x = 0; x < w; x++) {
+        const sx = (flip ? w - 1 - x : x) + dx;
+        out[row + x] = sx >= 0 && sx < w ? src[srow + sx] : a.fill;
+      }
+    }
+  }
+}
+
+function mix32(v: number): number {
+  let z = (v + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 /** A u32 seed for one epoch's shuffle, mixing seed and epoch so neighbouring epochs are unrelated. */

@@ -48,6 +48,11 @@ export interface ModelSpec {
   heads?: number;
   /** vit only: MLP hidden width as a multiple of dim (round(mlpRatio·dim) units). Default 2. */
   mlpRatio?: number;
+  /**
+   * vit only: dropout probability after the attention projection, after the MLP's GELU and
+   * after fc2 (timm's proj_drop / drop), in [0, 1). Training only. Default 0 (no dropout layers).
+   */
+  dropout?: number;
 }
 
 /** The vit's structure when the spec leaves a field out. */
@@ -65,7 +70,7 @@ export function vitOptions(spec: ModelSpec): { patch: number; dim: number; depth
 }
 
 /** The vit's fields of a spec, in the order they are checked. */
-const VIT_FIELDS = ['patch', 'dim', 'depth', 'heads', 'mlpRatio'] as const;
+const VIT_FIELDS = ['patch', 'dim', 'depth', 'heads', 'mlpRatio', 'dropout'] as const;
 
 /** The mlp's hidden widths when the spec gives none. */
 export const MLP_HIDDEN: readonly number[] = [300, 100];
@@ -108,6 +113,9 @@ export function parseModelSpec(value: unknown): ModelSpec {
     if (f === 'mlpRatio') {
       if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0 || x > 16) throw new Error(`model spec: mlpRatio must be a number in (0, 16], got ${JSON.stringify(x)}`);
       spec.mlpRatio = x;
+    } else if (f === 'dropout') {
+      if (typeof x !== 'number' || !(x >= 0 && x < 1)) throw new Error(`model spec: dropout must be a number in [0, 1), got ${JSON.stringify(x)}`);
+      if (x > 0) spec.dropout = x;
     } else {
       spec[f] = intIn(f, x, 1, f === 'depth' ? 64 : 4096);
     }
@@ -167,7 +175,8 @@ function layers(spec: ModelSpec): LayerFactory[] {
       // timm's VisionTransformer with class-token pooling; the final norm is per token, so
       // normalising only the class token after pooling computes the same logits.
       const { patch, dim, depth, heads, mlpRatio } = vitOptions(spec);
-      const blocks: LayerFactory[] = Array.from({ length: depth }, (_, i): LayerFactory => (ctx, s, g) => new TransformerBlock(ctx, `blocks.${i}`, s, { heads, mlpRatio }, g));
+      const dropout = spec.dropout ?? 0;
+      const blocks: LayerFactory[] = Array.from({ length: depth }, (_, i): LayerFactory => (ctx, s, g) => new TransformerBlock(ctx, `blocks.${i}`, s, { heads, mlpRatio, dropout }, g));
       return [
         (ctx, s, g) => new PatchEmbed(ctx, 'patch_embed', s, { patch, dim }, g),
         (ctx, s, g) => new ClassTokenPosEmbed(ctx, '', s, g),
