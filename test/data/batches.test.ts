@@ -102,3 +102,96 @@ describe('BatchIterator', () => {
     assert.throws(() => it.seek({ epoch: 0, index: 5 }), /index must be an integer in \[0, 5\)/);
   });
 });
+
+describe('BatchIterator augmentation', () => {
+  // Example i is a 2×5×6 image whose pixel (c, y, x) holds 1000·i + 100·c + 10·y + x + 1, so every
+  // output pixel says which source pixel it came from (and 0 cannot be confused with one).
+  const [C, H, W] = [2, 5, 6];
+  const F = C * H * W;
+  function images(n: number): BatchSource {
+    const x = new Float32Array(n * F);
+    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let v = 0; v < W; v++) x[i * F + (c * H + y) * W + v] = 1000 * i + 100 * c + 10 * y + v + 1;
+    return { n, features: F, x, labels: Uint8Array.from({ length: n }, (_, i) => i % 10) };
+  }
+  const fill = -7;
+  const augment = { shape: [C, H, W] as const, cropPadding: 2, flip: true, fill };
+
+  /** The (dy, dx, flip) that explains an output image, or throws when none does. */
+  function explain(out: Float32Array, i: number, pad: number): { dy: number; dx: number; flip: boolean } {
+    for (const flip of [false, true]) {
+      for (let dy = -pad; dy <= pad; dy++) {
+        for (let dx = -pad; dx <= pad; dx++) {
+          let ok = true;
+          for (let c = 0; c < C && ok; c++) for (let y = 0; y < H && ok; y++) for (let v = 0; v < W && ok; v++) {
+            const sy = y + dy, sx = (flip ? W - 1 - v : v) + dx;
+            const want = sy >= 0 && sy < H && sx >= 0 && sx < W ? 1000 * i + 100 * c + 10 * sy + sx + 1 : fill;
+            ok = out[(c * H + y) * W + v] === want;
+          }
+          if (ok) return { dy, dx, flip };
+        }
+      }
+    }
+    throw new Error(`example ${i}: the output is no crop/flip of the source`);
+  }
+
+  test('each example is a padded crop of itself, mirrored or not, and the draws vary', () => {
+    const n = 200;
+    const it = new BatchIterator(images(n), { batchSize: n, seed: 3, augment });
+    const x = new Float32Array(n * F);
+    const y = new Int32Array(n);
+    const seen = new Set<string>();
+    let flips = 0;
+    for (let epoch = 0; epoch < 2; epoch++) {
+      it.next(x, y);
+      for (let r = 0; r < n; r++) {
+        const out = x.subarray(r * F, (r + 1) * F);
+        // The centre pixel of channel 1 always comes from the example itself, whatever the crop.
+        const i = Math.floor((out[(1 * H + 2) * W + 3] - 1) / 1000);
+        assert.equal(y[r], i % 10, 'the label travels with its example');
+        const e = explain(out, i, 2);
+        seen.add(`${e.dy},${e.dx}`);
+        if (e.flip) flips++;
+      }
+    }
+    assert.equal(seen.size, 25, 'all 5×5 offsets occur');
+    assert.ok(flips > 140 && flips < 260, `about half of 400 draws flip, got ${flips}`);
+  });
+
+  test('an epoch augments the same way after seek (resume), and differently in the next epoch', () => {
+    const n = 30;
+    const a = new BatchIterator(images(n), { batchSize: 7, seed: 11, augment });
+    const xa = new Float32Array(7 * F), ya = new Int32Array(7);
+    for (let b = 0; b < 6; b++) a.next(xa, ya);
+    const pos = a.position;
+    a.next(xa, ya);
+    const b = new BatchIterator(images(n), { batchSize: 7, seed: 11, augment });
+    b.seek(pos);
+    const xb = new Float32Array(7 * F), yb = new Int32Array(7);
+    b.next(xb, yb);
+    assert.deepEqual(xb, xa);
+    assert.deepEqual(yb, ya);
+    // Epoch 0 and epoch 1 of one example: the same source, another draw for most examples.
+    const full = new BatchIterator(images(n), { batchSize: n, seed: 11, shuffle: false, augment });
+    const e0 = new Float32Array(n * F), e1 = new Float32Array(n * F), yy = new Int32Array(n);
+    full.next(e0, yy);
+    full.next(e1, yy);
+    let differ = 0;
+    for (let r = 0; r < n; r++) if (!e0.subarray(r * F, (r + 1) * F).every((v, j) => v === e1[r * F + j])) differ++;
+    assert.ok(differ >= n / 2, `most examples are drawn anew each epoch (${differ} of ${n})`);
+  });
+
+  test('crop padding 0 with flip only mirrors; bad geometry is refused naming the option', () => {
+    const it = new BatchIterator(images(50), { batchSize: 50, seed: 1, shuffle: false, augment: { shape: [C, H, W], flip: true } });
+    const x = new Float32Array(50 * F), y = new Int32Array(50);
+    it.next(x, y);
+    let flips = 0;
+    for (let r = 0; r < 50; r++) {
+      const e = explain(x.subarray(r * F, (r + 1) * F), r, 0);
+      assert.ok(e.dy === 0 && e.dx === 0, 'no shift without padding');
+      if (e.flip) flips++;
+    }
+    assert.ok(flips > 10 && flips < 40, `about half flip, got ${flips} of 50`);
+    assert.throws(() => new BatchIterator(images(2), { batchSize: 1, augment: { shape: [1, 5, 6], cropPadding: 1 } }), /augment\.shape \[1, 5, 6\] does not describe the source's 60 features/);
+    assert.throws(() => new BatchIterator(images(2), { batchSize: 1, augment: { shape: [C, H, W], cropPadding: 5 } }), /augment\.cropPadding must be an integer in \[0, 5\), got 5/);
+  });
+});
