@@ -9,6 +9,8 @@
 //
 //   npx tsx bench/vit-accuracy.ts [--seeds 0,1] [--epochs 20] [--threads 1] [--parallel 2]
 //        [--methods dense,static,set,rigl,srigl-noabl,srigl,torch] [--cli dist/src/cli/main.js]
+//        [--adopt ID=RUN_DIR] (record a finished `srigl train` run dir as run ID instead of training it:
+//        for a run started by hand with the sweep's exact settings)
 import { spawn } from 'node:child_process';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,6 +93,21 @@ const median = (v: number[]): number => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+type EpochRow = { epoch: number; testAcc: number; trainAcc: number; samplesPerSec: number; wallSeconds: number };
+
+function resultOf(c: Config, command: string, rows: EpochRow[], summary: { sparse?: { nnz: number; totalWeights: number; layers: { ablatedNeurons: number }[] } } | null): Result {
+  const sp = summary?.sparse;
+  const last = rows[rows.length - 1];
+  return {
+    id: c.id, method: c.method, seed: c.seed, command,
+    testAcc: last.testAcc, bestTestAcc: Math.max(...rows.map((r) => r.testAcc)), trainAcc: last.trainAcc,
+    density: sp ? sp.nnz / sp.totalWeights : 1, ablatedNeurons: sp ? sp.layers.reduce((a, l) => a + l.ablatedNeurons, 0) : 0,
+    medianSamplesPerSec: median(rows.map((r) => r.samplesPerSec)), wallSeconds: last.wallSeconds,
+    epochs: rows.map((r) => ({ epoch: r.epoch, testAcc: r.testAcc, trainAcc: r.trainAcc, samplesPerSec: r.samplesPerSec })),
+    machine, date: new Date().toISOString(),
+  };
+}
+
 function runOne(c: Config): Promise<void> {
   const file = join(outDir, `${c.id}.json`);
   const run = mkdtempSync(join(tmpdir(), 'srigl-vit-'));
@@ -104,27 +121,11 @@ function runOne(c: Config): Promise<void> {
     child.on('close', (code) => {
       try {
         if (code !== 0) throw new Error(`${c.id} exited with ${code}`);
-        let rows: { epoch: number; testAcc: number; trainAcc: number; samplesPerSec: number; wallSeconds: number }[];
-        let density = 1;
-        let ablated = 0;
-        if (c.method === 'torch') {
-          rows = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).epochs;
-        } else {
-          rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-          const s = JSON.parse(out.trim().split('\n').at(-1) as string);
-          if (s.sparse) {
-            density = s.sparse.nnz / s.sparse.totalWeights;
-            ablated = s.sparse.layers.reduce((a: number, l: { ablatedNeurons: number }) => a + l.ablatedNeurons, 0);
-          }
-        }
-        const last = rows[rows.length - 1];
-        const result: Result = {
-          id: c.id, method: c.method, seed: c.seed, command: command.map((a) => a.replace(run, 'RUN_DIR')).join(' '),
-          testAcc: last.testAcc, bestTestAcc: Math.max(...rows.map((r) => r.testAcc)), trainAcc: last.trainAcc, density, ablatedNeurons: ablated,
-          medianSamplesPerSec: median(rows.map((r) => r.samplesPerSec)), wallSeconds: last.wallSeconds,
-          epochs: rows.map((r) => ({ epoch: r.epoch, testAcc: r.testAcc, trainAcc: r.trainAcc, samplesPerSec: r.samplesPerSec })),
-          machine, date: new Date().toISOString(),
-        };
+        const rows = c.method === 'torch'
+          ? JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).epochs
+          : readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        const summary = c.method === 'torch' ? null : JSON.parse(out.trim().split('\n').at(-1) as string);
+        const result = resultOf(c, command.map((a) => a.replace(run, 'RUN_DIR')).join(' '), rows, summary);
         writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
         console.error(`done ${c.id}: test ${(100 * result.testAcc).toFixed(2)}%`);
         done();
@@ -138,6 +139,16 @@ function runOne(c: Config): Promise<void> {
 }
 
 mkdirSync(outDir, { recursive: true });
+const adopt = opt('--adopt', '');
+if (adopt) {
+  const [id, dir] = adopt.split('=');
+  const c = configs().find((x) => x.id === id);
+  if (!c || c.method === 'torch' || !dir) throw new Error(`vit-accuracy: --adopt needs ID=RUN_DIR with the ID of a srigl run of this sweep, got ${adopt}`);
+  const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+  if (rows.length !== epochs) throw new Error(`vit-accuracy: ${dir} holds ${rows.length} epochs, the sweep runs ${epochs}`);
+  writeFileSync(join(outDir, `${id}.json`), JSON.stringify(resultOf(c, c.command.join(' ') + ' (adopted run)', rows, s), null, 1) + '\n');
+}
 const todo = configs().filter((c) => !existsSync(join(outDir, `${c.id}.json`)));
 await Promise.all(Array.from({ length: Math.max(1, parallel) }, async () => {
   for (let c = todo.shift(); c !== undefined; c = todo.shift()) await runOne(c);

@@ -68,10 +68,10 @@ const fc1 = (over = {}) => [
 const small = [{ name: 'a', dtype: 'F32', shape: [2], values: [1, 2] }, { name: 'b', dtype: 'F32', shape: [2], values: [3, 4] }];
 
 /**
- * A condensed file (io/condensed-file.ts) of one linear layer 4 → 2 with k = 2, after the
- * parameter-free ops `before` (residual ops need `version` 3).
+ * A condensed file (io/condensed-file.ts) of one linear layer 4 → 2 with k = 2, after the ops
+ * `before` (residual ops need `version` 3, transformer ops 4) and with the tensors `extra`.
  */
-function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], activeMap = [0, 1], indexDtype = 'U16', indexShape = [2, 2], before = [], version = '1' } = {}) {
+function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], activeMap = [0, 1], indexDtype = 'U16', indexShape = [2, 2], before = [], version = '1', extra = [] } = {}) {
   const ops = [...before, { kind: 'linear', name: 'fc', outFeatures: 2, inFeatures: 4, nActive: 2, k: 2 }];
   return encode(
     [
@@ -79,6 +79,7 @@ function condensed({ indices = [0, 2, 1, 3], values = [0.5, -0.5, 0.25, 1], acti
       { name: 'fc.indices', dtype: indexDtype, shape: indexShape, values: indices },
       { name: 'fc.bias', dtype: 'F32', shape: [2], values: [0, 0] },
       { name: 'fc.active_map', dtype: 'U32', shape: [2], values: activeMap },
+      ...extra,
     ],
     { format: 'srigl-condensed', version, arch: JSON.stringify({ arch: 'mlp', inputShape: [1, 2, 2], classes: 2 }), ops: JSON.stringify(ops), k: JSON.stringify({ fc: 2 }) },
   );
@@ -184,7 +185,17 @@ const cases = [
   ['condensed-swap-nothing-saved', 'condensed', condensed({ before: [{ kind: 'swap' }], version: '3' }), 'op 0 (swap) has no saved activation to swap with'],
   ['condensed-saved-never-added', 'condensed', condensed({ before: [{ kind: 'save' }], version: '3' }), '1 saved activation(s) are never added'],
   ['condensed-add-shape-mismatch', 'condensed', condensed({ before: [{ kind: 'save' }, { kind: 'avgpool' }, { kind: 'add' }], version: '3' }), 'op 2 (add) adds a saved [1, 2, 2] to [1]'],
-  ['condensed-version-4', 'condensed', condensed({ version: '4' }), 'unsupported condensed format version "4" (this build reads 1, 2, 3)'],
+  ['condensed-version-5', 'condensed', condensed({ version: '5' }), 'unsupported condensed format version "5" (this build reads 1, 2, 3, 4)'],
+  // Transformer ops (version 4).
+  ['condensed-transformer-version-3', 'condensed', condensed({ before: [{ kind: 'save' }, { kind: 'gelu' }, { kind: 'add' }], version: '3' }), 'ops[1] (gelu) needs format version 4, but the file says "3"'],
+  ['condensed-layernorm-eps', 'condensed', condensed({ before: [{ kind: 'layernorm', name: 'ln', features: 4, eps: -1e-5 }], version: '4' }), 'ops[0].eps must be a finite number > 0, got -0.00001'],
+  ['condensed-layernorm-missing', 'condensed', condensed({ before: [{ kind: 'layernorm', name: 'ln', features: 4, eps: 1e-5 }], version: '4' }), 'missing tensor "ln.weight"'],
+  ['condensed-embed-shape', 'condensed', condensed({
+    before: [{ kind: 'embed', name: '', dim: 1, tokens: 5 }], version: '4',
+    extra: [{ name: 'cls_token', dtype: 'F32', shape: [2], values: [0, 0] }, { name: 'pos_embed', dtype: 'F32', shape: [5, 1], values: [0, 0, 0, 0, 0] }],
+  }), 'tensor "cls_token" has shape [2], expected [1]'],
+  ['condensed-attention-layer-name', 'condensed', condensed({ before: [{ kind: 'attention', name: 'attn', heads: 1, q: { name: 'query' } }], version: '4' }), 'ops[0].q.name must be "attn.q", got "query"'],
+  ['condensed-cls-pool-feature-map', 'condensed', condensed({ before: [{ kind: 'cls_pool' }], version: '4' }), 'op 0 (cls_pool) keeps the first token, the previous op gives [1, 2, 2]'],
   ['condensed-nm-with-indices', 'condensed', condensedNM({ extra: [{ name: 'fc.indices', dtype: 'U16', shape: [2, 4], values: [0, 2, 4, 5, 1, 3, 4, 5] }] }), 'unexpected tensor "fc.indices" (layer "fc" reads values, offsets, bias, active_map)'],
   // Checkpoints.
   ['checkpoint-not-one', 'checkpoint', encode(fc1(), modelMeta()), 'not a srigl checkpoint'],

@@ -51,6 +51,7 @@ export { lrSchedule, type LrSchedule, type ScheduleOptions } from './train/sched
 export { saveModel, loadModel, type ModelInfo, type LoadedModel, type LoadModelOptions } from './io/model.js';
 export { readSafetensors, writeSafetensors, type SafeTensor } from './io/safetensors.js';
 export { loadDataset, loadSplit, locateDataset, type DataSource, type LoadedDataset } from './data/locate.js';
+export { fetchDataset, type FetchDatasetOptions, type FetchedDataset, type FetchLike } from './data/fetch.js';
 export { normalizeSplit, type NormalizedSplit } from './data/normalize.js';
 export { BatchIterator, type BatchIteratorOptions } from './data/batches.js';
 export { DATASET_NAMES, type DatasetName } from './data/datasets.js';
@@ -58,11 +59,24 @@ export {
   CondensedModel, condenseModel, checkNet,
   type CondensedNet, type CondensedOp, type CondensedLayerReport, type CondensedModelOptions,
 } from './sparse/condensed/model.js';
+export {
+  createCondensedRunner, probeWebGpu, CondensedGpuModel, GpuKernels, requestGpu, WebGpuError, WEBGPU_VARIANTS, CONDENSED_BACKENDS,
+  type CondensedBackend, type CondensedRunner, type CondensedRunnerOptions, type CondensedGpuModelOptions, type WasmPredictor,
+  type AdapterSummary, type WebGpuFailure, type WebGpuProbe, type GpuNetInput,
+} from './kernels/webgpu/index.js';
 export { packCondensed, validateCondensed, type CondensedLayer } from './sparse/condensed/layer.js';
 export {
   loadCondensed, saveCondensed, readCondensed, CONDENSED_FORMAT,
   type CondensedInfo, type LoadedCondensedNet, type LoadCondensedOptions,
 } from './io/condensed-file.js';
+export {
+  readStateDict, mapStateDict, importStateDict, buildImportedModel, TorchImportError,
+  type StateDict, type StateDictTensor, type ReadStateDictOptions, type ImportOptions, type ImportedModel, type ImportedLayer,
+} from './io/torch.js';
+export {
+  modelToOnnx, summarizeOnnx, ortSession, ONNX_IR_VERSION, ONNX_OPSET, SRIGL_VERSION,
+  type ModelToOnnxOptions, type OnnxSummary, type OrtModule, type OrtSessionOptions, type OrtClassifier,
+} from './io/onnx.js';
 export {
   SparseTraining, SPARSE_METHODS, formatSparseTable,
   type SparseTrainingOptions, type SparseLayerStats, type SparseRunInfo, type SparseUpdateEvent, type SparseTrainingState,

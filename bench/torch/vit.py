@@ -10,7 +10,7 @@ class token and learned position embeddings (truncated normal, std 0.02), 4 pre-
 Recipe (srigl's vit defaults): AdamW lr 1e-3, betas (0.9, 0.999), eps 1e-8, decoupled weight
 decay 0.05 on conv/Linear weights only (biases, norms, class token and position embeddings
 exempt), batch 128, one linear warm-up epoch then per-step cosine to 0, label smoothing 0.1,
-random crop with 2 black pixels of padding and horizontal flips, inputs standardised with
+horizontal flips (random crops with --crop-padding N), inputs standardised with
 mean 0.286, std 0.353. Linear/conv weights keep PyTorch's default init (kaiming uniform a=√5,
 the same rule srigl uses). Prints one JSON line per epoch and writes the summary to --out.
 """
@@ -124,7 +124,7 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--weight-decay', type=float, default=0.05)
     ap.add_argument('--label-smoothing', type=float, default=0.1)
-    ap.add_argument('--crop-padding', type=int, default=2)
+    ap.add_argument('--crop-padding', type=int, default=0)
     ap.add_argument('--no-flip', action='store_true')
     ap.add_argument('--dropout', type=float, default=0.0)
     ap.add_argument('--batch-size', type=int, default=128)

@@ -8,4 +8,5 @@ export interface CliIo {
   cwd?: string;
 }
 
-export const BACKENDS = ['auto', 'reference', 'scalar', 'simd128', 'relaxed'] as const;
+/** Engine backends a command accepts; 'webgpu' is refused by createEngine with a clear message (Node has no WebGPU). */
+export const BACKENDS = ['auto', 'reference', 'scalar', 'simd128', 'relaxed', 'webgpu'] as const;

@@ -2,10 +2,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
 import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 import { inferCommand } from './commands/infer.js';
 import { inspectCommand } from './commands/inspect.js';
+import { reportCommand } from './commands/report.js';
 import { trainCommand } from './commands/train.js';
 import type { CliIo } from './io.js';
 
@@ -19,8 +22,11 @@ Commands:
   export MODEL   Convert a trained sparse model to the condensed format (srigl export --help)
   infer FILE     Run a condensed model: accuracy and latency (srigl infer --help)
   inspect FILE   Validate a model file and show its layers and sparsity (srigl inspect --help)
+  import FILE    Import a PyTorch state_dict (.pt/.pth or safetensors) as a srigl model (srigl import --help)
+  report DIR     Rebuild a run's report.html: settings, curves, topology, layers (srigl report --help)
   bench kernels  Benchmark the compute kernels (srigl bench --help)
   bench inference  Benchmark condensed vs dense vs CSR vs onnxruntime layers
+  demo           Serve the browser demo on 127.0.0.1 (train, condense, run in the page) (srigl demo --help)
 
 Run \`srigl <command> --help\` for the options of each command.
 `;
@@ -32,6 +38,9 @@ const COMMANDS: Record<string, (argv: readonly string[], io: CliIo) => Promise<n
   export: exportCommand,
   infer: inferCommand,
   inspect: inspectCommand,
+  import: importCommand,
+  report: reportCommand,
+  demo: demoCommand,
 };
 
 /**

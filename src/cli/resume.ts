@@ -78,16 +78,31 @@ export function resolveResume(args: ParsedArgs, argv: readonly string[], specs: 
 
 /** Drops metrics lines of epochs after the checkpoint (a crashed run may have logged epochs it never checkpointed). */
 export function trimMetrics(path: string, completedEpochs: number): void {
+  trimJsonLines(path, (r) => (r as { epoch?: number }).epoch! <= completedEpochs);
+}
+
+/**
+ * Drops topology.jsonl lines of updates after the checkpoint, which records how many updates it
+ * had applied (a crashed run may have logged updates it never checkpointed; the resumed run makes
+ * them again). Creates the file when it is missing, so the resumed run's updates are logged.
+ */
+export function trimTopology(path: string, completedUpdates: number): void {
+  if (!existsSync(path)) writeFileSync(path, '');
+  trimJsonLines(path, (r) => (r as { update?: number }).update! <= completedUpdates);
+}
+
+/** Keeps the lines of a .jsonl file that parse and satisfy `keep`; a torn last line (a kill mid-append) does not parse. */
+function trimJsonLines(path: string, keep: (record: unknown) => boolean): void {
   if (!existsSync(path)) return;
-  const keep = readFileSync(path, 'utf8').split('\n').filter((line) => {
+  const kept = readFileSync(path, 'utf8').split('\n').filter((line) => {
     if (line.trim() === '') return false;
     try {
-      return (JSON.parse(line) as { epoch?: number }).epoch! <= completedEpochs;
+      return keep(JSON.parse(line));
     } catch {
       return false;
     }
   });
-  writeFileSync(path, keep.map((l) => l + '\n').join(''));
+  writeFileSync(path, kept.map((l) => l + '\n').join(''));
 }
 
 /** Every epoch logged in metrics.jsonl, in order ([] when there is no such file). */

@@ -1,6 +1,4 @@
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, join, openSync, randomBytes } from '../platform/host.js';
 
 /**
  * The pieces shared by every write-temp-fsync-rename in the library (the dataset cache here,

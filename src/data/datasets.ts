@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseIdx } from './idx.js';
+import { existsSync, join, readFileSync } from '../platform/host.js';
+import { parseIdx, type IdxArray } from './idx.js';
 
 /** Datasets this library knows how to load. */
 export type DatasetName = 'fashion-mnist' | 'mnist';
@@ -115,8 +114,16 @@ export function loadSplitFromDir(name: DatasetName, split: Split, dir: string): 
     const missing = [imagesPath === null ? files.images : null, labelsPath === null ? files.labels : null].filter((f) => f !== null);
     throw new Error(`${name} ${split}: ${missing.map((f) => `${f}[.gz]`).join(' and ')} not found in ${dir}`);
   }
-  const images = parseIdx(readFileSync(imagesPath), imagesPath);
-  const labels = parseIdx(readFileSync(labelsPath), labelsPath);
+  return splitFromIdx(name, split, parseIdx(readFileSync(imagesPath), imagesPath), imagesPath, parseIdx(readFileSync(labelsPath), labelsPath), labelsPath);
+}
+
+/**
+ * A split from its parsed images and labels files (named by `imagesPath` and `labelsPath` in
+ * errors), validated: images are 3-D and labels 1-D, their counts agree, and every label names a
+ * class.
+ */
+export function splitFromIdx(name: DatasetName, split: Split, images: IdxArray, imagesPath: string, labels: IdxArray, labelsPath: string): DatasetSplit {
+  const spec = datasetSpec(name);
   if (images.dims.length !== 3) throw new Error(`${imagesPath}: expected a 3-dimensional images file, got dims [${images.dims.join(', ')}]`);
   if (labels.dims.length !== 1) throw new Error(`${labelsPath}: expected a 1-dimensional labels file, got dims [${labels.dims.join(', ')}]`);
   const [n, rows, cols] = images.dims;

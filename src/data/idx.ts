@@ -1,4 +1,4 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from '../platform/host.js';
 
 /**
  * The IDX format (LeCun's MNIST files): a 4-byte magic `00 00 <dtype> <ndims>`, then `ndims`

@@ -6,6 +6,7 @@
  * A layer whose budget equals its size (forced dense, ERK-saturated, or method 'dense') has no
  * mask and is never updated: an update on a full mask could only drop and regrow weights to 0.
  */
+import { fromBase64, toBase64 } from '../platform/host.js';
 import { Rng } from '../tensor/rng.js';
 import { assertConstantFanIn, constantFanInMask, nnz, packMaskBits, randomMask, rowCounts, sparseKaimingInit, sparseKaimingStd, unpackMaskBits } from '../sparse/mask.js';
 import { riglUpdateSparse, setUpdateSparse, sriglUpdateSparse, type SparseLayerView, type SparseUpdateResult } from './sparse-update.js';
@@ -384,7 +385,7 @@ export class SparseTopology {
         fanIn: s.fanIn,
         budget: s.budget,
         k: s.k,
-        mask: s.mask === null ? null : Buffer.from(packMaskBits(s.mask)).toString('base64'),
+        mask: s.mask === null ? null : toBase64(packMaskBits(s.mask)),
         ablatedRows: [...s.ablated.keys()].filter((r) => s.ablated[r] === 1),
         fixedK: s.fixedK,
         nm: s.nm,
@@ -434,7 +435,7 @@ export class SparseTopology {
       }
       if (method === 'dense') throw new RangeError(`topology JSON: layer '${l.name}' has a mask but the method is 'dense'`);
       if (typeof l.mask !== 'string') throw new RangeError(`topology JSON: layer '${l.name}': mask must be a base64 string or null`);
-      const mask = unpackMaskBits(new Uint8Array(Buffer.from(l.mask, 'base64')), l.out * l.fanIn);
+      const mask = unpackMaskBits(fromBase64(l.mask), l.out * l.fanIn);
       if (nm !== null) {
         if (method !== 'srigl' && method !== 'rigl') throw new RangeError(`topology JSON: layer '${l.name}': N:M needs method srigl or rigl, not '${method}'`);
         const k = nmGroups(l.fanIn, nm).k;

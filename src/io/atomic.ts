@@ -1,5 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, closeSync, dirname, fsyncSync, openSync, renameSync, rmSync, writeSync } from '../platform/host.js';
 import { fsyncDir, tempPathBeside } from '../data/atomic-file.js';
 
 /**

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from '../platform/host.js';
 import { writeFileAtomic } from './atomic.js';
 
 /**

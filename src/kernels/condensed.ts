@@ -7,9 +7,7 @@
  * activations Xᵀ [in, n] and write Yᵀ [rows, n] (one row's n batch values contiguous). Every
  * kernel computes the output rows [r0, r1) only, so a thread pool can split rows.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadWasmSync } from '../platform/host.js';
 import type { Ptr } from './api.js';
 
 /** A constant-fan-in layer in wasm memory: rows × k values and indices (u16 or u32), bias [rows]. */
@@ -103,6 +101,81 @@ export interface SparseKernels {
   convCfi(L: CondensedView, g: ConvGeometry, B: number, X: Ptr, Y: Ptr, scratch: Ptr): void;
   /** The same for an N:M layer (L.nm.taps = g.kh·g.kw). */
   convNm(L: CondensedNMView, g: ConvGeometry, B: number, X: Ptr, Y: Ptr, scratch: Ptr): void;
+
+  /*
+   * Condensed ViT (src/kernels/as/condensed-vit.ts). Token activations are feature-major: F
+   * features of n examples × T tokens are X [F, N], N = n·T lanes, example b's tokens at lanes
+   * [b·T, b·T + T): the batch-contiguous layout above with tokens as the batch.
+   */
+  /**
+   * Patch embeddings X → tokens Y [D, n·(P+1)]: per example the class token first,
+   * Y[d, b·T] = first[d], then Y[d, b·T + 1 + p] = X(b, d, p) + posT[d, 1 + p] (`first` [D] =
+   * class token + position 0; `posT` [D, P+1] the position embedding transposed). X is
+   * batch-major [n, D, P] (`layout` 'batch', a convolution's output) or feature-major [D, n·P]
+   * ('features', the batched patch convolution's).
+   */
+  tokensEmbed(n: number, D: number, P: number, X: Ptr, layout: 'batch' | 'features', first: Ptr, posT: Ptr, Y: Ptr): void;
+  /**
+   * Layer norm of each of the N columns (tokens) of X [F, N] over its F features: Y = gamma ⊙
+   * (x − μ)/√(σ² + eps) + beta (biased σ²); with gamma = beta = 0 (no pointers) Y = (x − μ)/√(σ² + eps).
+   * Y must not alias X.
+   */
+  layerNormCols(F: number, N: number, X: Ptr, gamma: Ptr, beta: Ptr, Y: Ptr, eps: number): void;
+  /**
+   * Multi-head self-attention over n examples of T tokens, each example's first Tq tokens the
+   * queries (Tq ≤ T): K [Fqk, n·T], V [Fv, n·T], Q [Fqk, n·Tq], O [Fv, n·Tq]; per example and head
+   * h, O_h = V_h · softmax(alpha · Q_hᵀK_h)ᵀ with the softmax over keys, head h owning the rows the
+   * view's tables give. `scratch` holds attentionScratchBytes(T, threads) bytes. With a thread
+   * pool, examples split over the threads (bit-identical).
+   */
+  attentionCols(A: AttentionView, n: number, T: number, Tq: number, Q: Ptr, K: Ptr, V: Ptr, O: Ptr, scratch: Ptr): void;
+  /** y[i] = x[i·stride] for i < count (the class tokens: [F, n·T] → [F, n] with stride T). */
+  copyStrided(count: number, stride: number, x: Ptr, y: Ptr): void;
+  /**
+   * spmmCfi for 16 < n ≤ 19 lanes (batch 1 of the vit: 16 patch tokens and the class token): the
+   * extra lanes in the same pass over each row's weights, Xᵀ read in place (no scratch).
+   */
+  spmmCfiNarrow(L: CondensedView, n: number, xT: Ptr, yT: Ptr, r0?: number, r1?: number): void;
+}
+
+/** The lane counts SparseKernels.spmmCfiNarrow takes: one 16-lane tile and 1 to 3 lanes more. */
+export function isNarrowLanes(n: number): boolean {
+  return n > 16 && n <= 19;
+}
+
+/**
+ * The head structure of a condensed attention op in wasm memory: i32 tables of heads + 1
+ * entries, head h owning rows [qkBase[h], qkBase[h+1]) of Q and K and [vBase[h], vBase[h+1]) of
+ * V and O; `alpha` scales the scores (1/√d_h of the trained model's head width).
+ */
+export interface AttentionView {
+  readonly heads: number;
+  readonly alpha: number;
+  readonly qkBase: Ptr;
+  readonly vBase: Ptr;
+}
+
+/**
+ * The condensed ViT kernels, named what-then-how (`__x2`: examples split over two threads, for
+ * the kernel that splits): tests iterate this list against the reference at every ISA level.
+ */
+export const TOKEN_VARIANTS = [
+  { name: 'tokens_embed_f32', op: 'tokensEmbed', threads: 1 },
+  { name: 'layer_norm_cols_f32', op: 'layerNormCols', threads: 1 },
+  { name: 'attention_cols_f32', op: 'attentionCols', threads: 1 },
+  { name: 'attention_cols_f32__x2', op: 'attentionCols', threads: 2 },
+  { name: 'copy_strided_f32', op: 'copyStrided', threads: 1 },
+  { name: 'spmm_cfi_f32_1x16p', op: 'spmmCfiNarrow', threads: 1 },
+  { name: 'spmm_cfi_f32_1x16p__x2', op: 'spmmCfiNarrow', threads: 2 },
+] as const;
+
+/** Bytes of SparseKernels.attentionCols's scratch for T tokens on `threads` threads: per thread the scores and their transpose. */
+export function attentionScratchBytes(T: number, threads: number): number {
+  return threads * attentionThreadBytes(T);
+}
+/** Room for attention_cols_f32's keys × queries tile [T, Tq] and, at the next 64-byte boundary past T·T floats, its rows [Tq mod 4, T] (Tq ≤ T). */
+function attentionThreadBytes(T: number): number {
+  return 2 * Math.ceil((T * T * 4) / 64) * 64;
 }
 
 const SPARSE_KERNELS = [
@@ -215,6 +288,7 @@ export function bindSparseKernels(
       fn(n);
       if (n.startsWith('spmm')) fn(`${n}_lanes`);
     }
+    fn(`spmm_cfi_f32_${b}_1x16p`);
   }
   fn('spmv_nm_f32_1x8');
   fn('spmm_nm_f32_1x16');
@@ -239,6 +313,11 @@ export function bindSparseKernels(
   };
   const transpose = fn('transpose_f32');
   const read = fn('read_f32') as unknown as (n: number, p: number) => number;
+  const embed = fn('tokens_embed_f32');
+  const layerNormCols = fn('layer_norm_cols_f32');
+  const attention = fn('attention_cols_f32');
+  const strided = fn('copy_strided_f32');
+  const narrow16 = fn('spmm_cfi_f32_u16_1x16p'), narrow32 = fn('spmm_cfi_f32_u32_1x16p');
   return {
     isa,
     spmvCfi: (tile, L, x, y, r0 = 0, r1 = L.rows) => call(`spmv_cfi_f32_${bits(L)}_${tile}`, r0, r1, [L.k, L.values, L.indices, L.bias, x, y]),
@@ -256,20 +335,27 @@ export function bindSparseKernels(
     readSum: (n, p) => read(n, p),
     convCfi: (L, g, B, X, Y, scratch) => conv(`conv_cfi_f32_${bits(L)}_images`, L.cols, g, B, scratch, [L.rows, L.k, L.values, L.indices, L.bias, X, Y]),
     convNm: (L, g, B, X, Y, scratch) => conv('conv_nm_f32_images', L.cols, g, B, scratch, [L.rows, L.k, L.values, L.offsets, L.groupBase, L.bias, X, Y]),
+    tokensEmbed: (n, D, P, X, layout, first, posT, Y) => embed(0, n, n, D, P, X, layout === 'batch' ? D * P : P, layout === 'batch' ? P : n * P, first, posT, Y),
+    layerNormCols: (F, N, X, gamma, beta, Y, eps) => layerNormCols(0, N, F, N, X, gamma, beta, Y, eps),
+    // The ViT kernels run once or twice per block, so on one thread they call the export
+    // directly: building the name and an argument array cost ~0.1 µs a call (a tenth of a layer
+    // norm at batch 1).
+    attentionCols: (A, n, T, Tq, Q, K, V, O, scratch) => {
+      if (n <= 0) return;
+      if (runner === null || n < 2) {
+        attention(0, n, T, Tq, n, A.heads, A.alpha, A.qkBase, A.vBase, Q, K, V, O, scratch);
+        return;
+      }
+      const args = [T, Tq, n, A.heads, A.alpha, A.qkBase, A.vBase, Q, K, V, O, scratch];
+      runner.rows('attention_cols_f32', 0, n, 1, args, { arg: args.length - 1, base: scratch, stride: attentionThreadBytes(T) });
+    },
+    copyStrided: (count, stride, x, y) => strided(count, stride, x, y),
+    spmmCfiNarrow: (L, n, xT, yT, r0 = 0, r1 = L.rows) => {
+      if (!isNarrowLanes(n)) throw new RangeError(`spmmCfiNarrow: ${n} lanes, expected 17 to 19`);
+      if (runner === null || r1 - r0 < 2) (L.indexBits === 16 ? narrow16 : narrow32)(r0, r1, L.k, n, L.values, L.indices, L.bias, xT, yT);
+      else call(`spmm_cfi_f32_${bits(L)}_1x16p`, r0, r1, [L.k, n, L.values, L.indices, L.bias, xT, yT]);
+    },
   };
-}
-
-/** dist/wasm/srigl-<isa>.wasm, found by walking up from this file (works from src/ and dist/src/). */
-export function sparseWasmPath(isa: Exclude<SparseIsa, 'reference'>): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    for (const cand of [join(dir, 'dist', 'wasm'), join(dir, 'wasm')]) {
-      const p = join(cand, `srigl-${isa}.wasm`);
-      if (existsSync(p)) return p;
-    }
-    dir = dirname(dir);
-  }
-  throw new Error(`srigl-${isa}.wasm not found above ${fileURLToPath(import.meta.url)}; run npm run build:wasm`);
 }
 
 /**
@@ -277,7 +363,7 @@ export function sparseWasmPath(isa: Exclude<SparseIsa, 'reference'>): string {
  * runtime does not validate it (e.g. relaxed SIMD on Node 20 without --experimental-wasm-relaxed-simd).
  */
 export function instantiateSparseKernels(memory: WebAssembly.Memory, isa: Exclude<SparseIsa, 'reference'>, runner: RowRunner | null = null): SparseKernels | null {
-  const bytes = readFileSync(sparseWasmPath(isa));
+  const bytes = loadWasmSync(`srigl-${isa}.wasm`);
   if (!WebAssembly.validate(bytes)) return null;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   return bindSparseKernels(instance.exports, isa, runner, memory);
@@ -399,6 +485,65 @@ export function referenceSparseKernels(buffer: () => ArrayBufferLike): SparseKer
     convNm: (L, g, B, X, Y) => {
       const offsets = new Uint8Array(buffer(), L.offsets, L.rows * L.k);
       directConv(L, (r) => nmColumns(L, offsets, r), g, B, X, Y);
+    },
+    tokensEmbed: (n, D, P, X, layout, first, posT, Y) => {
+      const h = f32();
+      const T = P + 1, N = n * T, x = X >> 2, y = Y >> 2;
+      const at = (b: number, d: number, p: number) => x + (layout === 'batch' ? (b * D + d) * P + p : d * n * P + b * P + p);
+      for (let b = 0; b < n; b++) {
+        for (let d = 0; d < D; d++) {
+          h[y + d * N + b * T] = h[(first >> 2) + d];
+          for (let p = 0; p < P; p++) h[y + d * N + b * T + 1 + p] = h[at(b, d, p)] + h[(posT >> 2) + d * T + 1 + p];
+        }
+      }
+    },
+    layerNormCols: (F, N, X, gamma, beta, Y, eps) => {
+      const h = f32();
+      const x = X >> 2, y = Y >> 2, g = gamma >> 2, be = beta >> 2;
+      for (let l = 0; l < N; l++) {
+        let s = 0;
+        for (let f = 0; f < F; f++) s += h[x + f * N + l];
+        const mu = s / F;
+        let q = 0;
+        for (let f = 0; f < F; f++) q += (h[x + f * N + l] - mu) ** 2;
+        const is = 1 / Math.sqrt(q / F + eps);
+        for (let f = 0; f < F; f++) h[y + f * N + l] = gamma === 0 ? (h[x + f * N + l] - mu) * is : (h[x + f * N + l] - mu) * is * h[g + f] + h[be + f];
+      }
+    },
+    attentionCols: (A, n, T, Tq, Q, K, V, O) => {
+      const h = f32();
+      const qk = new Int32Array(buffer(), A.qkBase, A.heads + 1), vb = new Int32Array(buffer(), A.vBase, A.heads + 1);
+      const N = n * T, Nq = n * Tq, q = Q >> 2, k = K >> 2, v = V >> 2, o = O >> 2;
+      const p = new Float64Array(T);
+      for (let b = 0; b < n; b++) {
+        for (let hd = 0; hd < A.heads; hd++) {
+          for (let t = 0; t < Tq; t++) {
+            // Softmax over the keys of query t, its maximum subtracted first.
+            let mx = -Infinity;
+            for (let s2 = 0; s2 < T; s2++) {
+              let dot = 0;
+              for (let j = qk[hd]; j < qk[hd + 1]; j++) dot += h[q + j * Nq + b * Tq + t] * h[k + j * N + b * T + s2];
+              p[s2] = A.alpha * dot;
+              mx = Math.max(mx, p[s2]);
+            }
+            let z = 0;
+            for (let s2 = 0; s2 < T; s2++) z += (p[s2] = Math.exp(p[s2] - mx));
+            for (let j = vb[hd]; j < vb[hd + 1]; j++) {
+              let acc = 0;
+              for (let s2 = 0; s2 < T; s2++) acc += (p[s2] / z) * h[v + j * N + b * T + s2];
+              h[o + j * Nq + b * Tq + t] = acc;
+            }
+          }
+        }
+      }
+    },
+    copyStrided: (count, stride, x, y) => {
+      const h = f32();
+      for (let i = 0; i < count; i++) h[(y >> 2) + i] = h[(x >> 2) + i * stride];
+    },
+    spmmCfiNarrow: (L, n, xT, yT, r0, r1) => {
+      if (!isNarrowLanes(n)) throw new RangeError(`spmmCfiNarrow: ${n} lanes, expected 17 to 19`);
+      spmmCfi(L, n, xT, yT, r0, r1);
     },
   };
 }

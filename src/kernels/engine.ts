@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { hardwareThreads } from '../platform/host.js';
 import type { Kernels } from './api.js';
 import type { RowRunner } from './condensed.js';
 import { WasmHeap } from './memory.js';
@@ -7,6 +7,7 @@ import { probeFeatures, type Features } from './probe.js';
 import { ReferenceKernels } from './reference.js';
 import { ThreadPool } from './threads.js';
 import { WasmKernels } from './wasm.js';
+import { webgpuEngineMessage } from './webgpu/device.js';
 
 /** Which kernels run: the TypeScript reference, or a WebAssembly module of one ISA level. */
 export type BackendName = 'auto' | 'reference' | 'scalar' | 'simd128' | 'relaxed';
@@ -47,6 +48,8 @@ export function isaSupported(isa: Isa, features: Features): boolean {
 }
 
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  // Untyped callers (the CLI's --backend) can ask for 'webgpu': WebGPU runs condensed inference only.
+  if ((options.backend as string | undefined) === 'webgpu') throw new Error(webgpuEngineMessage());
   const heap = new WasmHeap(options.initialBytes);
   const backend = options.backend ?? 'auto';
   if (backend === 'reference') {
@@ -55,7 +58,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const features = await probeFeatures();
   const isa = backend === 'auto' ? bestIsa(features) : backend;
   if (!isaSupported(isa, features)) throw new Error(`srigl: this runtime does not support the '${isa}' kernels`);
-  const requested = options.threads ?? availableParallelism();
+  const requested = options.threads ?? hardwareThreads();
   if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`srigl: threads must be a positive integer, got ${requested}`);
   const threads = features.threads ? requested : 1;
 

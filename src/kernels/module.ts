@@ -1,7 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadWasm } from '../platform/host.js';
 import { RESERVED_BYTES } from './memory.js';
 import { enableRelaxedSimd } from './probe.js';
 
@@ -59,31 +56,10 @@ export interface KernelExports {
   sparse_cols_input_grad_f32(i0: number, i1: number, n: number, colPtr: number, rowIdx: number, wPos: number, W: number, dyT: number, dxT: number): void;
 }
 
-/**
- * dist/wasm of this package: the nearest ancestor directory holding package.json, so the same
- * code finds the modules from dist/src/kernels/*.js and from src/kernels/*.ts under tsx.
- */
-export function wasmDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('srigl: cannot find package.json above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return join(dir, 'dist', 'wasm');
-}
-
-/** Compiles dist/wasm/srigl-<isa>.wasm (run `npm run build:wasm` first). */
+/** Compiles srigl-<isa>.wasm (dist/wasm in Node, wasm/ beside the browser bundle; run `npm run build:wasm` first). */
 export async function compileKernels(isa: Isa): Promise<WebAssembly.Module> {
   if (isa === 'relaxed') await enableRelaxedSimd();
-  const path = join(wasmDir(), `srigl-${isa}.wasm`);
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (err) {
-    throw new Error(`srigl: missing kernel module ${path}; run \`npm run build:wasm\``, { cause: err });
-  }
-  return WebAssembly.compile(bytes);
+  return WebAssembly.compile(await loadWasm(`srigl-${isa}.wasm`));
 }
 
 /** Instantiates a kernel module over the shared memory and checks its static data fits below the heap. */

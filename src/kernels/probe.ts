@@ -4,6 +4,8 @@
  * (and its flags), not a user-agent guess.
  */
 
+import { setEngineFlags } from '../platform/host.js';
+
 /** What the runtime supports; `relaxedSimd` implies `simd`. */
 export interface Features {
   simd: boolean;
@@ -51,18 +53,11 @@ let relaxedFlag: Promise<void> | undefined;
 
 /**
  * Node 20's V8 hides relaxed SIMD behind `--experimental-wasm-relaxed-simd`; the flag must be
- * set before the first module is compiled. Browsers have no node:v8 and need nothing.
+ * set before the first module is compiled. Browsers need nothing (the platform's call is a no-op
+ * there); where flags are locked the probe below simply reports no relaxed SIMD.
  */
 export function enableRelaxedSimd(): Promise<void> {
-  relaxedFlag ??= (async () => {
-    if (typeof process === 'undefined' || !process.versions?.node) return;
-    try {
-      const v8 = await import('node:v8');
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    } catch {
-      // Not Node, or flags locked: the probe below simply reports no relaxed SIMD.
-    }
-  })();
+  relaxedFlag ??= setEngineFlags('--experimental-wasm-relaxed-simd');
   return relaxedFlag;
 }
 

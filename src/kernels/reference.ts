@@ -436,7 +436,7 @@ export class ReferenceKernels implements Kernels {
  * Φ(x), the standard normal CDF, to f64 precision: erf(z) = 2/√π·e^(−z²)·Σ_k 2^k z^(2k+1)/(2k+1)!!
  * (Abramowitz & Stegun 7.1.6: all terms positive, so no cancellation), and erf = ±1 in f64 beyond |z| = 6.
  */
-function normalCdf(x: number): number {
+export function normalCdf(x: number): number {
   const z = Math.abs(x) / Math.SQRT2;
   let erf = 1;
   if (z < 6) {

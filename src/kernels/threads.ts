@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { canBlock, startWorker, type WorkerHandle } from '../platform/host.js';
 import { ARGS_OFFSET, A_ACC, A_A, A_B, A_C, A_COLS, A_FORM, A_K, A_M, A_N, A_UNITS, CLOSED, CONTROL_BYTES, ERROR, FINISHED, NEXT, SEQ, SLEEPERS, STOP, openedNext, runClaimedUnit, runGemmShare, type WorkerInit } from './jobs.js';
 import {
   A_ARGS, A_FN, A_JOB, A_NAME_LEN, A_NARGS, A_R0, A_R1, A_SCRATCH, A_SCRATCH_ARG, A_SCRATCH_STRIDE, A_UNIT_ROWS, JOB_GEMM, JOB_ROWS,
@@ -30,16 +30,13 @@ const NUDGE_MS = 50;
 const SPIN_MS = 20;
 
 /**
- * Starts a kernel worker: worker.js beside this compiled file; when running from sources under
- * tsx (whose loader hooks do not reach workers in Node 20) a tiny bootstrap registers tsx in
- * the worker first and then imports worker.ts.
+ * The kernel worker module: worker.js beside this file (in dist/, and in the browser bundle,
+ * where it is the worker bundle), or worker.ts when running from sources under tsx.
  */
-function spawnWorker(init: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const worker = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
-  return new Worker(`import(${tsx}).then((m) => { m.register(); return import(${worker}); })`, { eval: true, workerData: init });
-}
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+
+/** Whether the calling thread may sleep in Atomics.wait (not on a browser page's main thread). */
+const BLOCKING = canBlock();
 
 /**
  * Threads for the GEMM kernels: (threads − 1) workers plus the calling thread, all running the
@@ -62,7 +59,7 @@ export class ThreadPool implements RowRunner {
 
   private constructor(
     readonly threads: number,
-    private readonly workers: Worker[],
+    private readonly workers: WorkerHandle[],
     control: SharedArrayBuffer,
     private readonly kernels: KernelExports,
     private readonly scratch: number,
@@ -79,20 +76,11 @@ export class ThreadPool implements RowRunner {
    */
   static async create(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: KernelExports, scratch: number[]): Promise<ThreadPool> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const workers: Worker[] = [];
+    const workers: WorkerHandle[] = [];
     try {
       for (let index = 1; index < threads; index++) {
         const init: WorkerInit = { module, memory, control, index, scratch: scratch[index] };
-        const worker = spawnWorker(init);
-        workers.push(worker);
-        await new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-          worker.once('exit', (code) => reject(new Error(`srigl: kernel worker exited with code ${code} during start-up`)));
-        });
-        worker.removeAllListeners('exit').removeAllListeners('error');
-        // A pool must never keep the process alive; engine.close() terminates workers.
-        worker.unref();
+        workers.push(await startWorker(WORKER_URL, init));
       }
     } catch (err) {
       await Promise.all(workers.map((w) => w.terminate()));
@@ -292,7 +280,7 @@ export class ThreadPool implements RowRunner {
       for (let i = 0; done !== units && i < 1000; i++) done = Atomics.load(ctl, FINISHED);
     }
     while (done !== units) {
-      Atomics.wait(ctl, FINISHED, done, 1);
+      if (BLOCKING) Atomics.wait(ctl, FINISHED, done, 1);
       done = Atomics.load(ctl, FINISHED);
     }
     Atomics.store(ctl, NEXT, CLOSED);

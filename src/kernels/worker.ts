@@ -1,6 +1,6 @@
 // A kernel worker: instantiates the engine's module over the shared memory, then loops on the
 // control block: wait for a new job sequence number, run this thread's share, count it done.
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerInput, workerReady } from '../platform/host.js';
 import { ARGS_OFFSET, CONTROL_BYTES, DONE, ERROR, SEQ, SLEEPERS, STOP, runGemmShare, type WorkerInit } from './jobs.js';
 import { instantiateKernels } from './module.js';
 
@@ -18,11 +18,11 @@ const SPIN_MS = 2;
 const DOZE_MS = 1;
 const IDLE_MS = 1000;
 
-const init = workerData as WorkerInit;
+const init = (await workerInput()) as WorkerInit;
 const kernels = instantiateKernels(init.module, init.memory);
 const ctl = new Int32Array(init.control, 0, ARGS_OFFSET / 4);
 const args = new Float64Array(init.control, ARGS_OFFSET, (CONTROL_BYTES - ARGS_OFFSET) / 8);
-parentPort!.postMessage('ready');
+workerReady();
 
 let seen = Atomics.load(ctl, SEQ);
 let lastJob = performance.now();

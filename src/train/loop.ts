@@ -1,4 +1,5 @@
 import type { Model } from '../nn/models.js';
+import { yieldToEventLoop } from '../platform/host.js';
 import { evaluate, type Examples } from './evaluate.js';
 import type { LoopPosition } from './checkpoint.js';
 import { checkFinite, NonFiniteError } from './guard.js';
@@ -221,7 +222,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       opts.onCheckpoint?.({ step, epoch: epoch + 1, stepInEpoch: 0, lossSum: 0, correct: 0, samples: 0, seconds: 0 }, optimizer);
     }
     // Let timers and signal handlers run between epochs.
-    await new Promise((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
   return { history, optimizer };
 }

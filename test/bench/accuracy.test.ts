@@ -110,7 +110,7 @@ test('an interrupted sweep run resumes from its last checkpoint and gives the un
 
     const kept = join(dir, 'b.out');
     const r = await runConfig(c, o, b, kept);
-    assert.deepEqual(readdirSync(kept).sort(), ['curves.svg', 'metrics.jsonl', 'model.condensed.safetensors', 'model.safetensors', 'summary.json'], 'the finished run is kept without its checkpoints');
+    assert.deepEqual(readdirSync(kept).sort(), ['curves.svg', 'metrics.jsonl', 'model.condensed.safetensors', 'model.safetensors', 'report.html', 'summary.json', 'topology.jsonl'], 'the finished run is kept without its checkpoints');
     assert.equal(r.resumedFromStep, 2);
     assert.equal(r.testAcc, straight.testAcc);
     assert.equal(r.testLoss, straight.testLoss);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveModel } from '../../src/io/model.js';
 import { createEngine } from '../../src/kernels/engine.js';
 import { Model } from '../../src/nn/models.js';
+import { runPython, torchUnavailable } from './torch-python.js';
 
 /**
  * PyTorch reads a saved masked model: Debian's python3-torch (1.13) has no safetensors reader,
@@ -15,10 +15,8 @@ import { Model } from '../../src/nn/models.js';
  * dtype is in safetensors.test.ts.)
  */
 test('a saved masked MLP loads into torch.nn and computes the same logits', async (t) => {
-  const python = '/usr/bin/python3';
-  if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
-    return t.skip(`torch is not importable by ${python} (apt install python3-torch); skipping the PyTorch cross-check`);
-  }
+  const missing = torchUnavailable();
+  if (missing !== null) return t.skip(missing);
   const dir = mkdtempSync(join(tmpdir(), 'srigl-torch-'));
   const engine = await createEngine({ backend: 'reference' });
   try {
@@ -45,7 +43,7 @@ net.load_state_dict({'1.weight': t['fc1.weight'], '1.bias': t['fc1.bias'], '3.we
 x = torch.tensor([math.sin(i) for i in range(32)], dtype=torch.float32).reshape(2, 1, 4, 4)
 print(json.dumps(net(x).detach().reshape(-1).tolist()))
 `;
-    const theirs = JSON.parse(execFileSync(python, ['-c', script, path], { encoding: 'utf8' })) as number[];
+    const theirs = JSON.parse(runPython(script, [path])) as number[];
     assert.equal(theirs.length, ours.length);
     for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(theirs[i] - ours[i]) < 1e-4, `logit ${i}: torch ${theirs[i]}, ours ${ours[i]}`);
   } finally {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BatchIterator } from '../../data/batches.js';
@@ -20,16 +20,18 @@ import { BACKENDS, type CliIo } from '../io.js';
 import { trainingCurves, type EpochPoint } from '../plot.js';
 import { Progress } from '../progress.js';
 import { condenseAndCompare, formatComparison, type CondensedComparison } from '../condense.js';
-import { checkpointing, lastEpochMetrics, readMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics } from '../resume.js';
+import { checkpointing, lastEpochMetrics, readMetrics, resolveResume, RESUME_SPECS, runRecord, trimMetrics, trimTopology } from '../resume.js';
+import { TOPOLOGY_LOG, topologyRecord } from '../report/topology.js';
+import { REPORT_FILE, writeRunReport } from '../report/write.js';
 
 /**
  * The vit's regularisation, chosen by measurement on the full Fashion-MNIST
  * (bench/results/vit-accuracy.md): without it the vit overfits (train 98.7%, test 87.2%).
  */
-export const VIT_RECIPE = { cropPadding: 2, flip: true, labelSmoothing: 0.1, dropout: 0 } as const;
+export const VIT_RECIPE = { cropPadding: 0, flip: true, labelSmoothing: 0.1, dropout: 0 } as const;
 
 const SPECS: OptionSpec[] = [
-  { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, ResNet-20, or a small ViT (patch 7, width 64, 4 blocks of 4 heads, MLP ratio 2, class-token head; trained by default with the ViT recipe: AdamW, lr 0.001, weight decay 0.05, 1 warm-up epoch, cosine, uniform sparsity). Default mlp.' },
+  { name: 'model', kind: 'enum', values: ARCHS, help: 'Architecture: 784-300-100-10 MLP, small CNN, ResNet-20, or a small ViT (patch 7, width 64, 4 blocks of 4 heads, MLP ratio 2, class-token head; trained by default with the ViT recipe: AdamW, lr 0.001, weight decay 0.05, 1 warm-up epoch, cosine, label smoothing 0.1, random horizontal flips, uniform sparsity). Default mlp.' },
   { name: 'hidden', kind: 'int-list', arg: 'N[,N...]', min: 1, help: 'Hidden layer widths of the mlp, e.g. 4096,4096 for a wide one. Default 300,100.' },
   { name: 'dataset', kind: 'enum', values: DATASET_NAMES, help: 'Dataset. Default fashion-mnist.' },
   { name: 'data', kind: 'string', arg: 'DIR', help: 'Directory holding the dataset files. Default: $SRIGL_DATA, /usr/share/datasets/<dataset>, the cache, then the embedded subset.' },
@@ -112,7 +114,6 @@ function blackPixel(dataset: DatasetName): number {
   return (0 - mean) / std;
 }
 
-const CONDENSABLE: readonly Arch[] = ['mlp', 'cnn', 'resnet']; // not yet the vit
 
 function timestamp(d = new Date()): string {
   const p = (v: number): string => String(v).padStart(2, '0');
@@ -170,8 +171,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
   checkSparseOptions(o, sparseOptions);
   Object.assign(sparseOptions, structureOptions(o, sparseOptions));
   if (o.get('condense') === true && method === 'dense') throw new UsageError('srigl train: --condense needs a sparse --method (static, set, rigl or srigl)');
-  if (o.get('condense') === true && !CONDENSABLE.includes(arch)) throw new UsageError(`srigl train: --condense supports --model ${CONDENSABLE.join(', ')}, not ${arch}`);
-  const condense = get('condense', method !== 'dense' && CONDENSABLE.includes(arch));
+  const condense = get('condense', method !== 'dense');
   const cwd = resumed?.cwd ?? io.cwd ?? process.cwd();
   const outDir = resumed?.outDir ?? resolve(cwd, get('out', join('runs', `${arch}-${timestamp()}`)));
   const json = get('json', false);
@@ -237,6 +237,16 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const metricsPath = join(outDir, 'metrics.jsonl');
     if (resumed) trimMetrics(metricsPath, resumed.checkpoint.captured.state.loop.epoch);
     else writeFileSync(metricsPath, '');
+    // Sparse runs log the initial topology and then every update, one line each (report.html draws them).
+    const topologyPath = join(outDir, TOPOLOGY_LOG);
+    let updatesLogged = resumed ? (resumed.checkpoint.captured.state.extra.sparse as SparseTrainingState).updates : 0;
+    if (method === 'dense') {
+      if (!resumed) rmSync(topologyPath, { force: true });
+    } else if (resumed) {
+      trimTopology(topologyPath, updatesLogged);
+    } else {
+      writeFileSync(topologyPath, JSON.stringify(topologyRecord({ update: 0, step: 0, epoch: 0, dropFraction: 0 }, sparse.stats())) + '\n');
+    }
     // Wall time keeps counting across sessions: from the last epoch the earlier ones logged.
     const wallSecondsBefore = resumed ? (lastEpochMetrics<EpochMetrics>(metricsPath)?.wallSeconds ?? 0) : 0;
     const progress = quiet ? null : new Progress(io.stderr, epochs);
@@ -259,7 +269,10 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       labelSmoothing: smoothing,
       clipNorm: training.clipNorm,
       wallSecondsBefore,
-      hooks: (optimizer) => sparse.hooks(optimizer),
+      hooks: (optimizer) => sparse.hooks(optimizer, (e) => {
+        const at = { update: ++updatesLogged, step: e.step, epoch: Math.floor(e.step / batches.batchesPerEpoch) + 1, dropFraction: e.dropFraction };
+        appendFileSync(topologyPath, JSON.stringify(topologyRecord(at, sparse.stats(), e.layers)) + '\n');
+      }),
       ...checkpointing({
         model, batches, outDir, every: get('checkpoint-every', batches.batchesPerEpoch), keep: get('keep-checkpoints', 3),
         run: resumed?.run ?? runRecord(argv, cwd), checkpoint: resumed?.checkpoint ?? null, extra: () => ({ sparse: sparse.toJSON() }),
@@ -294,17 +307,21 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
       if (!condensed.accuracy.agree || condensed.accuracy.differingPredictions > 0) {
         io.stderr.write(`srigl train: warning: the condensed model predicts differently from the trained one on ${condensed.accuracy.differingPredictions} test example(s); please report this\n`);
       }
-    } else if (method !== 'dense' && !CONDENSABLE.includes(arch)) {
-      log(`not condensed: condensed export supports ${CONDENSABLE.join(', ')} models, not ${arch}`);
     }
     const summary = {
       command: 'train', model: modelPath, metrics: metricsPath, outDir, spec, params: model.numParams,
       data: { dataset, source: loaded.source.kind, path: loaded.source.path, train: trainSplit.n, test: testSplit.n },
-      training, sparse: sparseInfo, final: metrics, condensed,
+      training, sparse: sparseInfo, final: metrics, condensed, report: join(outDir, REPORT_FILE),
     };
     writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     // Every epoch of the run (earlier sessions of a resumed one included), from metrics.jsonl.
     writeFileSync(join(outDir, 'curves.svg'), trainingCurves(readMetrics<EpochPoint>(metricsPath), `${arch}${method === 'dense' ? '' : `, ${method} at ${sparseInfo.sparsity}`}`));
+    // Everything above in one page that opens offline; a failure here loses no training result.
+    try {
+      log(`report: ${writeRunReport(outDir, summary.report).path}`);
+    } catch (e) {
+      io.stderr.write(`srigl train: warning: ${summary.report} not written: ${(e as Error).message} (srigl report ${outDir} retries)\n`);
+    }
     if (json) io.stdout.write(JSON.stringify(summary) + '\n');
     return 0;
   } finally {

@@ -7,6 +7,7 @@ export * from './norm';
 export * from './transformer';
 export * from './condensed';
 export * from './condensed-nm';
+export * from './condensed-vit';
 export * from './csr';
 export * from './sparse-train';
 export * from './lanes';
