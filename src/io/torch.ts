@@ -31,6 +31,7 @@ import type { Engine } from '../kernels/engine.js';
 import { readFileSync } from '../platform/host.js';
 import { MLP_HIDDEN, Model, parseModelSpec, VIT_DEFAULTS, type Arch, type ModelSpec } from '../nn/models.js';
 import { aPy, describePy, PickleCallable, PickleError, PyDict, PyTuple, unpickle, type PickleHooks, type PickleLimits, type PyValue } from './pickle.js';
+import { fanInSummary } from '../sparse/mask.js';
 import { readSafetensors } from './safetensors.js';
 import { expectedTensors, type ExpectedTensor } from './validate.js';
 import { isZip, openZip, type InflateRaw, type ZipEntry } from './zip.js';
@@ -799,36 +800,20 @@ function inferSpec(
 /** Per-row fan-in of a weight (dense when `mask` is null) → the layer's sparsity facts. */
 function layerFacts(t: ExpectedTensor, mask: Uint8Array | null): Omit<ImportedLayer, 'mask' | 'maskKey' | 'maskedNonzero' | 'key'> {
   const { out, fanIn } = t.matrix as { out: number; fanIn: number };
-  let nnz = 0;
-  let lo = Infinity;
-  let hi = 0;
-  const ablated: number[] = [];
-  for (let r = 0; r < out; r++) {
-    let c = fanIn;
-    if (mask !== null) {
-      c = 0;
-      for (let i = r * fanIn; i < (r + 1) * fanIn; i++) c += mask[i];
-    }
-    nnz += c;
-    if (c === 0) {
-      ablated.push(r);
-    } else {
-      lo = Math.min(lo, c);
-      hi = Math.max(hi, c);
-    }
-  }
-  if (lo === Infinity) lo = 0;
+  const f = fanInSummary(out, (r) => {
+    if (mask === null) return fanIn;
+    let c = 0;
+    for (let i = r * fanIn; i < (r + 1) * fanIn; i++) c += mask[i];
+    return c;
+  });
   return {
     name: t.name.replace(/\.weight$/, ''),
     kind: t.shape.length === 4 ? 'conv2d' : 'linear',
     shape: [...t.shape],
     out,
     fanIn,
-    nnz,
-    density: nnz / (out * fanIn),
-    k: lo === hi && hi > 0 ? hi : null,
-    fanInRange: [lo, hi],
-    ablated,
+    ...f,
+    density: f.nnz / (out * fanIn),
   };
 }
 

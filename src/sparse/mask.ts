@@ -94,6 +94,36 @@ export function rowCounts(mask: Uint8Array, out: number, fanIn: number): Uint32A
 }
 
 /** Per row: 1 when the row holds at least one weight, else 0. */
+/** What the per-row active counts of a layer say about its structure (inspect and import report it). */
+export interface FanInSummary {
+  nnz: number;
+  /** The fan-in of every neuron that has weights when it is the same for all (constant fan-in), else null. */
+  k: number | null;
+  /** Smallest and largest fan-in over neurons with weights ([0, 0] when none has any). */
+  fanInRange: [number, number];
+  /** Rows without any weight (ablated neurons). */
+  ablated: number[];
+}
+
+/** Summarises a layer of `out` rows from `rowCount(r)`, the active weights of row r. */
+export function fanInSummary(out: number, rowCount: (r: number) => number): FanInSummary {
+  let nnz = 0;
+  let lo = Infinity;
+  let hi = 0;
+  const ablated: number[] = [];
+  for (let r = 0; r < out; r++) {
+    const c = rowCount(r);
+    nnz += c;
+    if (c === 0) ablated.push(r);
+    else {
+      lo = Math.min(lo, c);
+      hi = Math.max(hi, c);
+    }
+  }
+  if (lo === Infinity) lo = 0;
+  return { nnz, k: lo === hi && hi > 0 ? hi : null, fanInRange: [lo, hi], ablated };
+}
+
 export function activeRows(mask: Uint8Array, out: number, fanIn: number): Uint8Array {
   return Uint8Array.from(rowCounts(mask, out, fanIn), (c) => (c > 0 ? 1 : 0));
 }

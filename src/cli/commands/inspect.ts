@@ -3,6 +3,7 @@ import { readCondensed } from '../../io/condensed-file.js';
 import { readSafetensors } from '../../io/safetensors.js';
 import { MASK_SUFFIX, validateModelFile } from '../../io/validate.js';
 import { isNMLayer } from '../../sparse/condensed/layer.js';
+import { fanInSummary } from '../../sparse/mask.js';
 import { nmLayersOf } from '../../sparse/condensed/model.js';
 import { formatNM, type NMStructure } from '../../sparse/nm.js';
 import { formatHelp, type OptionSpec } from '../args.js';
@@ -62,21 +63,8 @@ export interface InspectReport {
 
 /** Per-row active counts → the layer's facts. */
 function layerFacts(name: string, shape: number[], out: number, fanIn: number, rowCount: (r: number) => number): InspectedLayer {
-  let nnz = 0;
-  let lo = Infinity;
-  let hi = 0;
-  const ablated: number[] = [];
-  for (let r = 0; r < out; r++) {
-    const c = rowCount(r);
-    nnz += c;
-    if (c === 0) ablated.push(r);
-    else {
-      lo = Math.min(lo, c);
-      hi = Math.max(hi, c);
-    }
-  }
-  if (lo === Infinity) lo = 0;
-  return { name, kind: shape.length === 4 ? 'conv2d' : 'linear', shape, out, fanIn, nnz, density: nnz / (out * fanIn), k: lo === hi && hi > 0 ? hi : null, fanInRange: [lo, hi], ablated, nm: null };
+  const f = fanInSummary(out, rowCount);
+  return { name, kind: shape.length === 4 ? 'conv2d' : 'linear', shape, out, fanIn, ...f, density: f.nnz / (out * fanIn), nm: null };
 }
 
 /** Reads and validates `path` (model or condensed file) and describes it. */
