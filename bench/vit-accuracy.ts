@@ -149,9 +149,24 @@ if (adopt) {
   if (rows.length !== epochs) throw new Error(`vit-accuracy: ${dir} holds ${rows.length} epochs, the sweep runs ${epochs}`);
   writeFileSync(join(outDir, `${id}.json`), JSON.stringify(resultOf(c, c.command.join(' ') + ' (adopted run)', rows, s), null, 1) + '\n');
 }
-const todo = configs().filter((c) => !existsSync(join(outDir, `${c.id}.json`)));
+// A run being made holds ID.lock (created exclusively), so several sweep processes can share the
+// work; a lock left by a killed sweep is removed by hand.
+const todo = configs();
 await Promise.all(Array.from({ length: Math.max(1, parallel) }, async () => {
-  for (let c = todo.shift(); c !== undefined; c = todo.shift()) await runOne(c);
+  for (let c = todo.shift(); c !== undefined; c = todo.shift()) {
+    const lock = join(outDir, `${c.id}.lock`);
+    if (existsSync(join(outDir, `${c.id}.json`))) continue;
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+    } catch {
+      continue;
+    }
+    try {
+      await runOne(c);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  }
 }));
 
 const done = readdirSync(outDir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(outDir, f), 'utf8')) as Result);
@@ -161,7 +176,7 @@ const meanAcc = (rs: Result[]): number => rs.reduce((a, r) => a + r.testAcc, 0) 
 const lines = [
   '# ViT on Fashion-MNIST: dense and 90% sparse, with the PyTorch anchor',
   '',
-  `Command: \`npx tsx bench/vit-accuracy.ts${args.length ? ' ' + args.join(' ') : ''}\` (resumable: one JSON per run under bench/results/vit-accuracy/, with each run's exact command and per-epoch numbers).`,
+  `Command: \`npx tsx bench/vit-accuracy.ts --seeds 0,1 --threads 1 --parallel 2\`, run in parts (\`--seeds\`, \`--methods\` subsets; the last part: \`${args.join(' ')}\`); resumable: one JSON per run under bench/results/vit-accuracy/, with the run's exact command and per-epoch numbers.`,
   '',
   `Machine: ${machine}. The \`--model vit\` of srigl's defaults, ${epochs} epochs, full Fashion-MNIST (60,000 / 10,000).`,
   'Sparse runs at 90% with the uniform distribution (the patch-embedding conv dense), ΔT 100, α 0.3, T_end 0.75, γ_sal 0.3.',
@@ -182,6 +197,23 @@ const rigl = rowsFor('rigl');
 if (srigl.length > 0 && rigl.length > 0) lines.push(`SRigL + ablation − RigL: ${(100 * (meanAcc(srigl) - meanAcc(rigl))).toFixed(2)} pp (target: within 1 pp).`, '');
 const dense = rowsFor('dense');
 if (dense.length > 0) lines.push(`Dense: ${pct(meanAcc(dense))}% (target ≥ 89%).`, '');
+const torch = rowsFor('torch');
+if (dense.length > 0 && torch.length > 0) {
+  lines.push(
+    `PyTorch − srigl, dense: ${(100 * (meanAcc(torch) - meanAcc(dense))).toFixed(2)} pp. Same architecture (139,018 parameters, counted by both), init rules, recipe`,
+    '(AdamW with the same decay groups, warm-up and cosine per step, label smoothing, flips), data and epochs; the',
+    'gap appears from the first epoch on. Checked so far: every parameter reaches the optimizer with the decay flag PyTorch',
+    'gives it, the AdamW and smoothed-loss formulas are the same, and the forward pass equals PyTorch\'s (test/io/torch-import).',
+    'The cause is not found yet; the per-epoch curves are in the JSONs.',
+    '',
+  );
+}
+lines.push(
+  'The 90% sparse vits train to 87.8–88.2% training accuracy against the dense 94.5%: at this size they underfit, so the',
+  'regularisation chosen for the dense vit (bench/results/vit-recipe.md) does not help them; the first runs, without it,',
+  'gave RigL 86.63% and SRigL + ablation 86.20% (bench/results/vit/).',
+  '',
+);
 const md = lines.join('\n');
 console.log(md);
 writeFileSync(join(results, 'vit-accuracy.md'), md);
