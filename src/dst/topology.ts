@@ -8,7 +8,7 @@
  */
 import { fromBase64, toBase64 } from '../platform/host.js';
 import { Rng } from '../tensor/rng.js';
-import { assertConstantFanIn, constantFanInMask, nnz, packMaskBits, randomMask, rowCounts, sparseKaimingInit, sparseKaimingStd, unpackMaskBits } from '../sparse/mask.js';
+import { assertConstantFanIn, constantFanInMask, nnz, packMaskBits, randomMask, rowCounts, sparseInit, sparseInitDraw, unpackMaskBits, type SparseInitRule } from '../sparse/mask.js';
 import { riglUpdateSparse, setUpdateSparse, sriglUpdateSparse, type SparseLayerView, type SparseUpdateResult } from './sparse-update.js';
 import type { UnstructuredStats } from './rigl.js';
 import type { SriglStats } from './srigl.js';
@@ -213,13 +213,14 @@ export class SparseTopology {
   }
 
   /**
-   * Sparse-aware Kaiming-normal init: each weight N(0, 2/k_r) with k_r the row's active count
-   * (fanIn for a dense layer), masked-out weights 0, bias (if given) 0.
+   * Sparse-aware init (`rule`, default Kaiming-normal: each weight N(0, 2/k_r) with k_r the row's
+   * active count, fanIn for a dense layer), masked-out weights 0. Kaiming-normal sets the bias (if
+   * given) to 0; Kaiming-uniform keeps the bias the layer drew (PyTorch's default).
    */
-  initWeights(layer: { name: string; weight: Float32Array; bias?: Float32Array }, rng: Rng): void {
+  initWeights(layer: { name: string; weight: Float32Array; bias?: Float32Array }, rng: Rng, rule: SparseInitRule = 'kaiming-normal'): void {
     const s = this.state(layer.name);
-    sparseKaimingInit(layer.weight, s.mask ?? new Uint8Array(s.out * s.fanIn).fill(1), s.out, s.fanIn, rng);
-    layer.bias?.fill(0);
+    sparseInit(rule, layer.weight, s.mask ?? new Uint8Array(s.out * s.fanIn).fill(1), s.out, s.fanIn, rng);
+    if (rule === 'kaiming-normal') layer.bias?.fill(0);
   }
 
   /** Re-imposes the topology: masked-out weights and ablated biases to exactly 0 (after an optimizer step). */
@@ -233,11 +234,11 @@ export class SparseTopology {
   }
 
   /**
-   * Sparse-aware Kaiming-normal init of a compact weight: the same draws, in the same order, as
+   * Sparse-aware init of a compact weight under `rule`: the same draws, in the same order, as
    * `initWeights` on the dense weight (row by row, active positions ascending), written to
    * values[t] for position pos[t]. `pos` must list the layer's mask.
    */
-  initCompact(name: string, pos: Int32Array, values: Float32Array, rng: Rng): void {
+  initCompact(name: string, pos: Int32Array, values: Float32Array, rng: Rng, rule: SparseInitRule = 'kaiming-normal'): void {
     const s = this.state(name);
     if (pos.length > values.length) throw new RangeError(`initCompact: layer '${name}' has ${pos.length} positions but ${values.length} values`);
     let t = 0;
@@ -245,8 +246,7 @@ export class SparseTopology {
       const end = (r + 1) * s.fanIn;
       let t1 = t;
       while (t1 < pos.length && pos[t1] < end) t1++;
-      const std = t1 > t ? sparseKaimingStd(t1 - t) : 0;
-      for (; t < t1; t++) values[t] = rng.normal() * std;
+      for (const k = t1 - t; t < t1; t++) values[t] = sparseInitDraw(rule, k, rng);
     }
   }
 

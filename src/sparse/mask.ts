@@ -182,6 +182,34 @@ export function sparseKaimingInit(w: Float32Array, mask: Uint8Array, out: number
   return w;
 }
 
+/**
+ * How sparse-aware init draws a weight of a row with k active weights:
+ * - `kaiming-normal`: N(0, 2/k), Kaiming's rule for ReLU networks (the reference implementation's
+ *   init for every method, biases 0);
+ * - `kaiming-uniform`: U(−1/√k, 1/√k), PyTorch's default Linear/Conv init (kaiming_uniform with
+ *   a = √5) with the fan-in replaced by the active fan-in, biases kept as the layer drew them.
+ *   Transformers train better with it than with the ReLU rule (bench/results/vit-accuracy.md).
+ */
+export type SparseInitRule = 'kaiming-normal' | 'kaiming-uniform';
+
+/** Draws one weight of a row with k active weights under `rule` (k ≥ 1). */
+export function sparseInitDraw(rule: SparseInitRule, k: number, rng: Rng): number {
+  return rule === 'kaiming-normal' ? rng.normal() * sparseKaimingStd(k) : (2 * rng.uniform() - 1) / Math.sqrt(k);
+}
+
+/** Sparse-aware init in place under `rule`: weights under the mask drawn row by row, the rest 0. Returns `w`. */
+export function sparseInit(rule: SparseInitRule, w: Float32Array, mask: Uint8Array, out: number, fanIn: number, rng: Rng): Float32Array {
+  if (rule === 'kaiming-normal') return sparseKaimingInit(w, mask, out, fanIn, rng);
+  checkGeometry('sparseInit', w.length, out, fanIn);
+  if (mask.length !== w.length) throw new RangeError(`sparseInit: mask length ${mask.length} differs from weight length ${w.length}`);
+  const counts = rowCounts(mask, out, fanIn);
+  for (let r = 0; r < out; r++) {
+    const base = r * fanIn;
+    for (let i = 0; i < fanIn; i++) w[base + i] = mask[base + i] ? sparseInitDraw(rule, counts[r], rng) : 0;
+  }
+  return w;
+}
+
 /** Packs a 0/1 mask into bits (LSB first), for compact checkpoints. */
 export function packMaskBits(mask: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(Math.ceil(mask.length / 8));

@@ -18,7 +18,7 @@
  */
 import type { Model } from '../nn/models.js';
 import type { SparsifiableLayer } from '../nn/layer.js';
-import { rowCounts } from '../sparse/mask.js';
+import { rowCounts, type SparseInitRule } from '../sparse/mask.js';
 import { computeBudgets, type DistributionKind, type DistributionResult, type LayerBudget } from '../sparse/distribution.js';
 import { checkNM, formatNM, nmGroups, type NMSpec, type NMStructure } from '../sparse/nm.js';
 import { denseView, SparseTopology, type LayerTopologyStats, type LayerUpdateInput, type LayerUpdateReport, type SparseMethod, type TopologyJSON } from '../dst/topology.js';
@@ -69,6 +69,13 @@ export interface SparseTrainingOptions {
    * to float summation order; topology-update steps compute the dense gradient either way.
    */
   compute?: ComputeMode;
+  /**
+   * How the sparsifiable weights are initialised, for every method alike (the mask's active
+   * fan-in in place of the fan-in): 'kaiming-normal' N(0, 2/k) with biases 0 (the reference
+   * implementation's), or 'kaiming-uniform' U(±1/√k) with the layer's own bias init (PyTorch's
+   * default, which the vit trains better with). Default 'kaiming-normal'.
+   */
+  init?: SparseInitRule;
   /**
    * N:M structure (methods srigl and rigl): every active row keeps exactly N of every M
    * consecutive inputs (Conv2d: M consecutive input channels at each kernel position; see
@@ -155,6 +162,7 @@ function resolve(layers: readonly SparsifiableLayer[], o: SparseTrainingOptions)
     overrides: { ...(o.overrides ?? {}) },
     ablation: o.ablation ?? true,
     gammaSal: o.gammaSal ?? 0.3,
+    init: o.init ?? 'kaiming-normal',
     deltaT: o.deltaT ?? 100,
     alpha: o.alpha ?? 0.3,
     tEnd: o.tEnd ?? 0.75,
@@ -234,13 +242,13 @@ export class SparseTraining {
         this.installMask(l, !init);
         const c = l.weight.compact;
         if (init && c !== null) {
-          this.topology.initCompact(l.name, c.pos.subarray(0, c.count), l.weight.value.data, this.rng);
-          l.bias?.value.data.fill(0);
+          this.topology.initCompact(l.name, c.pos.subarray(0, c.count), l.weight.value.data, this.rng, o.init);
+          if (o.init === 'kaiming-normal') l.bias?.value.data.fill(0);
         }
         continue;
       }
-      // Every method gets the same (sparse-aware Kaiming) init, so methods differ only in sparsity.
-      if (init) this.topology.initWeights({ name: l.name, weight: l.weight.value.data, bias: l.bias?.value.data }, this.rng);
+      // Every method gets the same (sparse-aware) init, so methods differ only in sparsity.
+      if (init) this.topology.initWeights({ name: l.name, weight: l.weight.value.data, bias: l.bias?.value.data }, this.rng, o.init);
       if (mask !== null) this.installMask(l, true);
     }
     this.sparse = this.layers.filter((l) => this.topology.mask(l.name) !== null);

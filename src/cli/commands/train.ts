@@ -13,6 +13,7 @@ import { AUTO_SPARSE_DENSITY, COMPUTE_MODES, formatSparseLine, formatSparseTable
 import type { SparseMethod } from '../../dst/topology.js';
 import type { DistributionKind } from '../../sparse/distribution.js';
 import { parseNM } from '../../sparse/nm.js';
+import type { SparseInitRule } from '../../sparse/mask.js';
 import type { OptimizerOptions } from '../../train/optimizer.js';
 import { formatHelp, parseArgs, UsageError, type OptionSpec } from '../args.js';
 import { limitSplit } from '../common.js';
@@ -53,6 +54,7 @@ const SPECS: OptionSpec[] = [
   { name: 'depth', kind: 'int', arg: 'N', min: 1, help: 'vit: transformer blocks. Default 4.' },
   { name: 'heads', kind: 'int', arg: 'N', min: 1, help: 'vit: attention heads (must divide --dim). Default 4.' },
   { name: 'mlp-ratio', kind: 'number', arg: 'X', min: 0, help: 'vit: MLP hidden width as a multiple of --dim. Default 2.' },
+  { name: 'init', kind: 'enum', values: ['kaiming-normal', 'kaiming-uniform'], help: 'Initial weights of the Linear/Conv2d layers, every method alike, with the active fan-in k of each neuron: kaiming-normal N(0, 2/k), biases 0 (the reference implementation\'s), or kaiming-uniform U(±1/√k) with PyTorch\'s default biases (what transformers train better with). Default kaiming-uniform for the vit, else kaiming-normal.' },
   { name: 'clip-norm', kind: 'number', arg: 'X', min: 0, help: 'Clip gradients to this global L2 norm; 0 disables. Default 0.' },
   { name: 'method', kind: 'enum', values: SPARSE_METHODS, help: 'Training method: dense, or sparse from scratch with a static mask, SET, RigL or SRigL (constant fan-in). Default srigl.' },
   { name: 'condense', kind: 'bool', help: 'After a sparse run, write model.condensed.safetensors beside the model and compare the two: stored weights, file size, test accuracy, and latency at batch 1 and 256 (one thread, interleaved, medians). Default on for sparse methods.' },
@@ -167,6 +169,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     gradAccumulation: get('grad-accumulation', 1),
     seed,
     compute: get<ComputeMode>('compute', 'auto'),
+    init: get<SparseInitRule>('init', vit ? 'kaiming-uniform' : 'kaiming-normal'),
   };
   checkSparseOptions(o, sparseOptions);
   Object.assign(sparseOptions, structureOptions(o, sparseOptions));
@@ -253,7 +256,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     const training = {
       model: arch, dataset, epochs, batchSize: model.maxBatch, lr, optimizer, schedule: get<'cosine' | 'step' | 'constant'>('schedule', 'cosine'),
       warmupEpochs: get('warmup-epochs', arch === 'cnn' || vit ? 1 : 0), labelSmoothing: smoothing, clipNorm: get('clip-norm', 0), seed,
-      cropPadding, flip, ...(vit ? { dropout: spec.dropout ?? 0 } : {}),
+      cropPadding, flip, ...(vit ? { dropout: spec.dropout ?? 0 } : {}), init: sparseOptions.init,
       limitTrain: get<number | null>('limit-train', null), limitTest: get<number | null>('limit-test', null),
       backend: engine.backend, threads: engine.threads,
     };
