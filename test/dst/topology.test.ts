@@ -192,3 +192,54 @@ describe('SparseTopology', () => {
     }
   });
 });
+
+describe('sparse-aware init rules', () => {
+  test('kaiming-uniform: active weights in (−1/√k_r, 1/√k_r) with the variance 1/(3k_r), masked 0, biases kept; the compact init draws the same numbers', () => {
+    for (const method of ['srigl', 'rigl'] as SparseMethod[]) {
+      const budgets = computeBudgets([{ name: 'a', shape: [400, 300] }], { sparsity: 0.9, distribution: 'uniform' }).layers;
+      const topo = SparseTopology.create(budgets, { method }, new Rng(7));
+      const weight = new Float32Array(400 * 300).fill(9);
+      const bias = new Float32Array(400).fill(0.25);
+      topo.initWeights({ name: 'a', weight, bias }, new Rng(3), 'kaiming-uniform');
+      assert.ok(bias.every((v) => v === 0.25), 'biases keep the layer\'s own init');
+      const mask = topo.mask('a') as Uint8Array;
+      let sumSq = 0, expect = 0, count = 0;
+      for (let r = 0; r < 400; r++) {
+        let k = 0;
+        for (let i = 0; i < 300; i++) k += mask[r * 300 + i];
+        for (let i = 0; i < 300; i++) {
+          const v = weight[r * 300 + i];
+          if (mask[r * 300 + i] === 0) assert.equal(v, 0);
+          else {
+            assert.ok(Math.abs(v) < 1 / Math.sqrt(k), `row ${r}: |${v}| < 1/√${k}`);
+            sumSq += v * v;
+            expect += 1 / (3 * k);
+            count++;
+          }
+        }
+      }
+      assert.ok(Math.abs(sumSq / expect - 1) < 0.05, `${method}: mean square ${sumSq / count} vs U(±1/√k)'s ${expect / count}`);
+      // The compact layout of the same mask, drawn from the same seed, holds the same values.
+      const pos = Int32Array.from([...mask.keys()].filter((i) => mask[i] === 1));
+      const values = new Float32Array(pos.length);
+      topo.initCompact('a', pos, values, new Rng(3), 'kaiming-uniform');
+      assert.deepEqual(values, Float32Array.from(pos, (p) => weight[p]));
+    }
+  });
+
+  test('kaiming-normal stays the default: the same draws as before, biases 0', () => {
+    const budgets = computeBudgets([{ name: 'a', shape: [50, 40] }], { sparsity: 0.5, distribution: 'uniform' }).layers;
+    const topo = SparseTopology.create(budgets, { method: 'srigl' }, new Rng(7));
+    const w1 = new Float32Array(2000), w2 = new Float32Array(2000);
+    const b = new Float32Array(50).fill(1);
+    topo.initWeights({ name: 'a', weight: w1, bias: b }, new Rng(3));
+    topo.initWeights({ name: 'a', weight: w2 }, new Rng(3), 'kaiming-normal');
+    assert.deepEqual(w1, w2);
+    assert.ok(b.every((v) => v === 0));
+    const mask = topo.mask('a') as Uint8Array;
+    const k = 20;
+    let sumSq = 0;
+    for (let i = 0; i < 2000; i++) if (mask[i]) sumSq += w1[i] * w1[i];
+    assert.ok(Math.abs(sumSq / 1000 / (2 / k) - 1) < 0.15, `variance ${sumSq / 1000} vs 2/k = ${2 / k}`);
+  });
+});
