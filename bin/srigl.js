@@ -31,21 +31,31 @@ function newestSource() {
   return Math.max(...['src', 'test', 'examples', 'scripts', 'tsconfig.json', 'package.json'].map((p) => join(root, p)).concat(benchFiles).map(newest));
 }
 
+const argv = process.argv.slice(2);
+// Help needs no kernels: in a checkout that is not built (yet), it runs from the TypeScript
+// sources through tsx (a devDependency) at once, rather than after the ~20 s first build.
+const helpOnly = argv.includes('--help') || argv.includes('-h') || argv[0] === 'help';
+const tsxApi = join(root, 'node_modules', 'tsx', 'dist', 'esm', 'api', 'index.mjs');
+
 // A published package ships dist/ and no build script: nothing to build.
-if (existsSync(buildScript)) {
-  if (!existsSync(entry) || !existsSync(stamp) || statSync(stamp).mtimeMs < newestSource()) {
-    process.stderr.write('srigl: building the WebAssembly kernels and the TypeScript (first run in this checkout, or sources changed)…\n');
-    try {
-      execFileSync(process.execPath, [buildScript], { stdio: ['ignore', 'ignore', 'inherit'] });
-    } catch {
-      process.stderr.write('srigl: the build failed (see above); `npm ci` installs what it needs, `npm run build` retries it\n');
-      process.exit(1);
-    }
+const stale = existsSync(buildScript) && (!existsSync(entry) || !existsSync(stamp) || statSync(stamp).mtimeMs < newestSource());
+let cli = entry;
+if (stale && helpOnly && existsSync(tsxApi)) {
+  const { register } = await import(pathToFileURL(tsxApi).href);
+  register();
+  cli = join(root, 'src', 'cli', 'main.ts');
+} else if (stale) {
+  process.stderr.write('srigl: building the WebAssembly kernels and the TypeScript (first run in this checkout, or sources changed)…\n');
+  try {
+    execFileSync(process.execPath, [buildScript], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch {
+    process.stderr.write('srigl: the build failed (see above); `npm ci` installs what it needs, `npm run build` retries it\n');
+    process.exit(1);
   }
 }
-if (!existsSync(entry)) {
-  process.stderr.write(`srigl: ${entry} is missing: this copy of srigl was never built (npm run build)\n`);
+if (!existsSync(cli)) {
+  process.stderr.write(`srigl: ${cli} is missing: this copy of srigl was never built (npm run build)\n`);
   process.exit(1);
 }
-const { runCli } = await import(pathToFileURL(entry).href);
-runCli(process.argv.slice(2));
+const { runCli } = await import(pathToFileURL(cli).href);
+runCli(argv);

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
@@ -52,5 +53,21 @@ describe('package.json and the srigl launcher', () => {
     // npm test has just built, so the launcher finds the build current and runs it.
     const out = execFileSync(launcher, ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.match(out, /^Usage: srigl <command>/);
+  });
+
+  test('in a checkout that was never built, --help runs from the sources without building', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'srigl-unbuilt-'));
+    try {
+      for (const name of ['src', 'scripts', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(repoRoot(), name), join(dir, name));
+      mkdirSync(join(dir, 'bin'));
+      copyFileSync(join(repoRoot(), 'bin', 'srigl.js'), join(dir, 'bin', 'srigl.js'));
+      const run = spawnSync(process.execPath, [join(dir, 'bin', 'srigl.js'), 'train', '--help'], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /^Usage: srigl train/);
+      assert.doesNotMatch(run.stderr, /building/);
+      assert.ok(!existsSync(join(dir, 'dist')), 'nothing was built');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
