@@ -121,23 +121,7 @@ function median(xs: number[]): number {
  * interleaved rounds (A B C, A B C, ...) and returns each one's median µs per call.
  */
 async function interleaved(methods: Record<string, Method>, rounds: number, sampleMs: number): Promise<Record<string, number>> {
-  const names = Object.keys(methods);
-  const reps: Record<string, number> = {};
-  for (const n of names) {
-    await sample(methods[n], 2);
-    const once = await sample(methods[n], 1);
-    reps[n] = Math.max(1, Math.min(10000, Math.round((sampleMs * 1e3) / Math.max(once, 0.05))));
-  }
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const n of names) {
-      // Pool workers poll for ~2 ms after a job; let them go to sleep so they do not share
-      // the cores with the next (single-thread) sample.
-      await new Promise((resolve) => setTimeout(resolve, 3));
-      times[n].push(await sample(methods[n], reps[n]));
-    }
-  }
-  return Object.fromEntries(names.map((n) => [n, median(times[n])]));
+  return (await interleavedSamples(methods, rounds, sampleMs)).medians;
 }
 
 /**
@@ -675,7 +659,7 @@ export function inferenceNMMarkdown(res: InferenceNMResult, command: string): st
   ].join('\n');
 }
 
-/** interleaved (above) that also returns every method's per-round samples. */
+/** `interleaved` that also returns every method's per-round samples. */
 async function interleavedSamples(methods: Record<string, Method>, rounds: number, sampleMs: number): Promise<{ medians: Record<string, number>; samples: Record<string, number[]> }> {
   const names = Object.keys(methods);
   const reps: Record<string, number> = {};
@@ -687,6 +671,8 @@ async function interleavedSamples(methods: Record<string, Method>, rounds: numbe
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < rounds; r++) {
     for (const n of names) {
+      // Pool workers poll for ~2 ms after a job; let them go to sleep so they do not share
+      // the cores with the next (single-thread) sample.
       await new Promise((resolve) => setTimeout(resolve, 3));
       samples[n].push(await sample(methods[n], reps[n]));
     }
