@@ -11,7 +11,7 @@ import { loadCondensed, readCondensed, saveCondensed } from '../../src/io/conden
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { constantFanInMask, randomMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/tensor/rng.js';
-import { assertClose, denseLogits, randomInputs } from './helpers.js';
+import { assertClose, availableIsas, denseLogits, randomInputs } from './helpers.js';
 
 /**
  * A model with SRigL-shaped masks: constant fan-in per layer, a few ablated neurons per hidden
@@ -83,18 +83,11 @@ function maskedResnet(engine: Engine, seed: number, maxBatch = 40): { model: Mod
   return { model, ablated, foldedBias };
 }
 
-const ISAS = ['scalar', 'simd128', 'relaxed'] as const;
-
 describe('condensed model', () => {
   const engines: Engine[] = [];
   let dir = '';
   before(async () => {
-    const f = await probeFeatures();
-    for (const isa of ISAS) {
-      if (isa === 'simd128' && !f.simd) continue;
-      if (isa === 'relaxed' && !f.relaxedSimd) continue;
-      engines.push(await createEngine({ backend: isa, threads: 1 }));
-    }
+    for (const isa of await availableIsas()) engines.push(await createEngine({ backend: isa, threads: 1 }));
     dir = mkdtempSync(join(tmpdir(), 'srigl-condensed-'));
   });
   after(async () => {

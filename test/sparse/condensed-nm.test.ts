@@ -15,7 +15,7 @@ import { loadCondensed, readCondensed, saveCondensed } from '../../src/io/conden
 import { nmMask, type NMStructure } from '../../src/sparse/nm.js';
 import { SparseTraining } from '../../src/train/sparse.js';
 import { Rng } from '../../src/tensor/rng.js';
-import { assertClose, denseLogits, randomInputs } from './helpers.js';
+import { assertClose, availableIsas, denseLogits, randomInputs } from './helpers.js';
 
 /**
  * An mlp with N:M masks built by nmMask and nonzero biases: fc1 2:4 with neurons `ablate`
@@ -39,18 +39,11 @@ function nmMlp(engine: Engine, seed: number, ablate: number[]): { model: Model; 
   return { model, nm };
 }
 
-const ISAS = ['scalar', 'simd128', 'relaxed'] as const;
-
 describe('N:M condensed models', () => {
   const engines: Engine[] = [];
   let dir = '';
   before(async () => {
-    const f = await probeFeatures();
-    for (const isa of ISAS) {
-      if (isa === 'simd128' && !f.simd) continue;
-      if (isa === 'relaxed' && !f.relaxedSimd) continue;
-      engines.push(await createEngine({ backend: isa, threads: 1 }));
-    }
+    for (const isa of await availableIsas()) engines.push(await createEngine({ backend: isa, threads: 1 }));
     dir = mkdtempSync(join(tmpdir(), 'srigl-condensed-nm-'));
   });
   after(async () => {

@@ -18,16 +18,9 @@ import { packCondensed, uploadCondensed } from '../../src/sparse/condensed/index
 import { constantFanInMask } from '../../src/sparse/mask.js';
 import { nmMask, type NMStructure } from '../../src/sparse/nm.js';
 import { Rng } from '../../src/tensor/rng.js';
-import { assertClose, denseLogits, randomInputs } from './helpers.js';
+import { assertClose, availableIsas, denseLogits, randomInputs } from './helpers.js';
 
-const ISAS = ['scalar', 'simd128', 'relaxed'] as const;
 const SEED = 11;
-
-/** The ISA levels this runtime runs. */
-async function isas(): Promise<(typeof ISAS)[number][]> {
-  const f = await probeFeatures();
-  return ISAS.filter((isa) => isa === 'scalar' || (isa === 'simd128' ? f.simd : f.relaxedSimd));
-}
 
 describe('condensed vit kernels (TOKEN_VARIANTS) against the reference', () => {
   /** |got − want| ≤ tol·max(1, |want|) elementwise. */
@@ -41,7 +34,7 @@ describe('condensed vit kernels (TOKEN_VARIANTS) against the reference', () => {
   test('every variant at every ISA: embed and strided copy exact, layer norm and attention within float tolerance, two threads bit-identical', async () => {
     const f = await probeFeatures();
     const tested = new Set<string>();
-    for (const isa of await isas()) {
+    for (const isa of await availableIsas()) {
       const engine = await createEngine({ backend: isa, threads: f.threads ? 2 : 1 });
       try {
         const heap = engine.heap;
@@ -272,7 +265,7 @@ describe('condensed vit model', () => {
   const engines: Engine[] = [];
   let dir = '';
   before(async () => {
-    for (const isa of await isas()) engines.push(await createEngine({ backend: isa, threads: 1 }));
+    for (const isa of await availableIsas()) engines.push(await createEngine({ backend: isa, threads: 1 }));
     engines.push(await createEngine({ backend: 'reference' }));
     dir = mkdtempSync(join(tmpdir(), 'srigl-condensed-vit-'));
   });
@@ -414,7 +407,7 @@ describe('condensed vit model', () => {
   test('with a 2-thread engine (layers split by lanes or rows, attention by examples), predictions are bit-identical to one thread', async () => {
     const f = await probeFeatures();
     if (!f.threads) return;
-    const isa = (await isas()).at(-1)!;
+    const isa = (await availableIsas()).at(-1)!;
     const one = engines.find((e) => e.backend === isa)!;
     const two = await createEngine({ backend: isa, threads: 2 });
     const mark = one.heap.mark();

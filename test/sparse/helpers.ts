@@ -1,6 +1,7 @@
 // Helpers shared by the condensed-model tests: inputs, the masked dense model's logits, and the
 // tolerance a condensed model must meet against them.
 import assert from 'node:assert/strict';
+import { probeFeatures } from '../../src/kernels/probe.js';
 import type { Model } from '../../src/nn/models.js';
 import { Rng } from '../../src/tensor/rng.js';
 
@@ -32,4 +33,12 @@ export function assertClose(got: Float32Array, want: Float32Array, n: number, wh
       assert.ok(d <= tol * scale, `${what}: example ${b} class ${c}: ${got[b * 10 + c]} vs ${want[b * 10 + c]} (scale ${scale})`);
     }
   }
+}
+
+const ISAS = ['scalar', 'simd128', 'relaxed'] as const;
+
+/** The kernel ISA levels this runtime runs, plainest first. */
+export async function availableIsas(): Promise<(typeof ISAS)[number][]> {
+  const f = await probeFeatures();
+  return ISAS.filter((isa) => isa === 'scalar' || (isa === 'simd128' ? f.simd : f.relaxedSimd));
 }
